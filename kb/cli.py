@@ -1,0 +1,192 @@
+"""The `kb` command line: parse arguments, call one core function, render the result.
+
+Heavy libraries (torch, pandas, sqlmodel) are never imported here at module level, and
+neither is rich: `kb --help` must stay fast. User mistakes arrive as `KbError` and are
+rendered once, in `main`; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from kb import __version__
+from kb.errors import KbError
+
+app = typer.Typer(
+    name="kb",
+    help="A knowledge base of deep-learning explanations: claims, sources, predictions and the evidence for them.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class KindFilter(StrEnum):
+    phenomenon = "phenomenon"
+    explanation = "explanation"
+
+
+class StatusFilter(StrEnum):
+    supported = "supported"
+    refuted = "refuted"
+    contested = "contested"
+    untested = "untested"
+
+
+RootOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional[...] on Python 3.11 annotations
+    typer.Option("--root", help="Knowledge-base folder (default: $KB_ROOT or the nearest with claims/).", show_default=False),
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """A knowledge base of deep-learning explanations: claims, sources, predictions and evidence."""
+
+
+def _load(root: Path | None):  # type: ignore[no-untyped-def]
+    from kb.load import find_root, load
+
+    return load(root if root is not None else find_root())
+
+
+@app.command()
+def check(root: RootOption = None, format: FormatOption = Format.text) -> None:
+    """Validate every claim, the references and the links between them; exit 1 on any error."""
+    kb = _load(root)
+    if format is Format.json:
+        from kb.render import print_json
+
+        print_json(
+            {
+                "ok": not kb.errors,
+                "files": kb.files_checked,
+                "errors": len(kb.errors),
+                "warnings": len(kb.warnings),
+                "problems": [p.to_dict() for p in kb.problems],
+            }
+        )
+    else:
+        from kb.render import problems
+
+        problems(kb.problems, kb.files_checked)
+    if kb.errors:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(
+    root: RootOption = None,
+    kind: Annotated[Optional[KindFilter], typer.Option(help="Only this kind.")] = None,  # noqa: UP045
+    topic: Annotated[Optional[str], typer.Option(help="Only this topic (folder under claims/).")] = None,  # noqa: UP045
+    tag: Annotated[Optional[str], typer.Option(help="Only claims with this tag.")] = None,  # noqa: UP045
+    status: Annotated[Optional[StatusFilter], typer.Option(help="Only claims with this status.")] = None,  # noqa: UP045
+    open_: Annotated[bool, typer.Option("--open", help="List open predictions (those needing an experiment) instead.")] = False,
+    format: FormatOption = Format.text,
+) -> None:
+    """List claims as a table, filtered by kind, topic, tag or status."""
+    from kb import query, render
+
+    kb = _load(root)
+    kb.require_valid()
+    if open_:
+        rows = query.open_predictions(kb)
+        if format is Format.json:
+            render.print_json([r.to_dict() for r in rows])
+        else:
+            render.open_table(rows)
+        return
+    claims = query.list_claims(
+        kb,
+        kind=kind.value if kind else None,
+        topic=topic,
+        tag=tag,
+        status=status.value if status else None,
+    )
+    if format is Format.json:
+        render.print_json([r.to_dict() for r in claims])
+    else:
+        render.claim_table(claims)
+
+
+@app.command()
+def show(
+    claim_id: Annotated[str, typer.Argument(metavar="ID", help="Claim id (its file name without .yaml).")],
+    root: RootOption = None,
+    format: FormatOption = Format.text,
+) -> None:
+    """Show one claim with its sources, predictions, verdicts and competitors."""
+    from kb import query, render
+
+    kb = _load(root)
+    kb.require_valid()
+    view = query.show_claim(kb, claim_id)
+    if format is Format.json:
+        render.print_json(view.to_dict())
+    else:
+        render.claim_view(view)
+
+
+@app.command()
+def schema(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,  # noqa: UP045
+) -> None:
+    """Print the JSON Schema of a claim file (for editors and other tools)."""
+    import json
+
+    from kb.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    """Console-script entry point: run the app and render user errors in one place."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="kb", standalone_mode=False)
+    except KbError as exc:
+        from kb.render import error
+
+        error(exc)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

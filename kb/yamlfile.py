@@ -1,0 +1,212 @@
+"""Read one YAML file safely and remember where every value came from.
+
+Claim files arrive by pull request, so they are untrusted. We let libyaml's C parser
+compose the node graph (fast, and it never constructs objects), then walk the nodes
+ourselves: only plain YAML types are accepted, duplicate keys are errors, alias
+expansion and nesting are bounded, and every value's line and column is recorded under
+its field path so later validation errors can point at the offending node.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+import yaml.constructor
+
+MAX_BYTES = 1_000_000  # a claim is a page of text; anything larger is a mistake or an attack
+MAX_NODES = 20_000  # values after alias expansion: bounds "billion laughs"
+MAX_DEPTH = 32  # nesting depth; claims need about five
+
+Path_ = tuple[str | int, ...]
+
+_ALLOWED_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+try:  # libyaml is ~7x faster; fall back to the pure-Python parser where it is missing
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+class YamlProblem(Exception):
+    """A file that is not acceptable YAML; carries the location of the first fault."""
+
+    def __init__(self, message: str, mark: Mark = Mark(0, 0), field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+        self.field = field
+
+
+@dataclass
+class YamlDocument:
+    data: Any
+    value_marks: dict[Path_, Mark] = field(default_factory=dict)
+    key_marks: dict[Path_, Mark] = field(default_factory=dict)
+
+    def mark_of(self, path: Path_, *, key: bool = False) -> Mark:
+        """Where the value (or with key=True, the key) at `path` is; else its nearest ancestor."""
+        marks = self.key_marks if key else self.value_marks
+        if path in marks:
+            return marks[path]
+        for cut in range(len(path) - 1, -1, -1):
+            if path[:cut] in self.value_marks:
+                return self.value_marks[path[:cut]]
+        return Mark(1, 1)
+
+
+def _mark(node: yaml.Node | Any) -> Mark:
+    m = node.start_mark
+    return Mark(m.line + 1, m.column + 1)
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return "a scalar"
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 text of a file, or a YamlProblem saying where the encoding breaks."""
+    if len(raw) > MAX_BYTES:
+        raise YamlProblem(f"file is {len(raw):,} bytes; the limit is {MAX_BYTES:,}")
+    if b"\x00" in raw:
+        offset = raw.index(b"\x00")
+        line = raw.count(b"\n", 0, offset) + 1
+        column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+        raise YamlProblem("binary file (NUL byte): expected UTF-8 text", Mark(line, column))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlProblem(
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded", Mark(line, column)
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse(raw: bytes) -> YamlDocument:
+    """Parse one YAML document of plain data, recording marks; raise YamlProblem otherwise."""
+    text = decode(raw)
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        raise YamlProblem("file is empty: expected a mapping of claim fields", Mark(1, 1))
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
+        what = exc.problem or exc.context or "invalid YAML"
+        if "single document" in (exc.context or ""):
+            what = "more than one YAML document: a claim file holds exactly one"
+        raise YamlProblem(f"invalid YAML: {what}", where) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"invalid YAML: {exc}", Mark(1, 1)) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise YamlProblem("file is empty: expected a mapping of claim fields", Mark(1, 1))
+    doc = YamlDocument(data=None)
+    budget = [MAX_NODES]
+    doc.data = _to_python(root, (), doc, budget, 0)
+    return doc
+
+
+def _field(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _to_python(node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int], depth: int) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlProblem(
+            f"more than {MAX_NODES:,} values after expanding aliases (an alias bomb?)",
+            _mark(node),
+            _field(path),
+        )
+    if depth > MAX_DEPTH:
+        raise YamlProblem(f"nested deeper than {MAX_DEPTH} levels", _mark(node), _field(path))
+    doc.value_marks.setdefault(path, _mark(node))
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag not in _ALLOWED_SCALAR_TAGS:
+            raise YamlProblem(_tag_message(node.tag), _mark(node), _field(path))
+        try:
+            value = _constructor.yaml_constructors[node.tag](_constructor, node)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise YamlProblem(f"cannot read value {node.value!r}: {exc}", _mark(node), _field(path)) from None
+        if isinstance(value, dt.datetime):
+            # Timestamps with a time of day are not used by claims; keep them as text so
+            # validation reports "expected a date" rather than a silent truncation.
+            return node.value
+        return value
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _SEQ_TAG:
+            raise YamlProblem(_tag_message(node.tag), _mark(node), _field(path))
+        return [
+            _to_python(item, (*path, i), doc, budget, depth + 1) for i, item in enumerate(node.value)
+        ]
+    if isinstance(node, yaml.MappingNode):
+        if node.tag != _MAP_TAG:
+            raise YamlProblem(_tag_message(node.tag), _mark(node), _field(path))
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                raise YamlProblem("merge keys ('<<') are not supported: write the fields out", _mark(key_node), _field(path))
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlProblem(
+                    f"a mapping key must be a plain name, found {_describe(key_node)}",
+                    _mark(key_node),
+                    _field(path),
+                )
+            if key_node.tag not in _ALLOWED_SCALAR_TAGS:
+                raise YamlProblem(_tag_message(key_node.tag), _mark(key_node), _field(path))
+            # Keys are taken as written: `on:` or `1:` stay names, not booleans or numbers.
+            key = key_node.value
+            child = (*path, key)
+            if key in out:
+                first = doc.key_marks[child]
+                raise YamlProblem(
+                    f"duplicate key '{key}' (first defined at line {first.line})",
+                    _mark(key_node),
+                    _field(child),
+                )
+            doc.key_marks[child] = _mark(key_node)
+            out[key] = _to_python(value_node, child, doc, budget, depth + 1)
+        return out
+    raise YamlProblem(f"unsupported YAML node {type(node).__name__}", _mark(node), _field(path))  # pragma: no cover
+
+
+def _tag_message(tag: str) -> str:
+    shown = tag.replace("tag:yaml.org,2002:", "!!")
+    return (
+        f"tag '{shown}' is not allowed: claim files hold plain YAML "
+        "(strings, numbers, booleans, null, dates, lists and mappings)"
+    )
