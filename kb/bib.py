@@ -59,6 +59,7 @@ def _plain(value: str) -> str:
 def read_references(path: Path, shown_as: str) -> tuple[dict[str, Reference], list[Problem]]:
     """Parse a .bib file; return entries by key and every problem found in it."""
     import bibtexparser  # ~60 ms: only commands that need references pay for it
+    from bibtexparser.model import DuplicateBlockKeyBlock
 
     problems: list[Problem] = []
     if not path.exists():
@@ -73,8 +74,8 @@ def read_references(path: Path, shown_as: str) -> tuple[dict[str, Reference], li
     logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
     library = bibtexparser.parse_string(text)
     for block in library.failed_blocks:
-        line = block.start_line + 1
-        if type(block).__name__ == "DuplicateBlockKeyBlock":
+        line = (block.start_line or 0) + 1
+        if isinstance(block, DuplicateBlockKeyBlock):
             message = f"duplicate entry key '{block.key}'"
         else:
             message = "cannot parse this entry: check braces, quotes and the commas between fields"
@@ -82,14 +83,16 @@ def read_references(path: Path, shown_as: str) -> tuple[dict[str, Reference], li
     refs: dict[str, Reference] = {}
     for entry in library.entries:
         fields = {name.lower(): _plain(f.value) for name, f in entry.fields_dict.items()}
-        line = entry.start_line + 1
+        line = (entry.start_line or 0) + 1
         where = f"@{entry.entry_type}{{{entry.key}}}"
         for name in REQUIRED_FIELDS:
             if not fields.get(name):
                 problems.append(Problem(shown_as, line, 1, where, f"missing field '{name}'"))
         if not any(fields.get(name) for name in LOCATOR_FIELDS):
             problems.append(
-                Problem(shown_as, line, 1, where, "needs one of doi, eprint or url to find the work")
+                Problem(
+                    shown_as, line, 1, where, "needs one of doi, eprint or url to find the work"
+                )
             )
         if fields.get("year") and not re.fullmatch(r"\d{4}", fields["year"]):
             problems.append(
@@ -99,7 +102,9 @@ def read_references(path: Path, shown_as: str) -> tuple[dict[str, Reference], li
             key=entry.key,
             entry_type=entry.entry_type.lower(),
             title=fields.get("title", ""),
-            authors=tuple(a.strip() for a in re.split(r"\s+and\s+", fields.get("author", "")) if a.strip()),
+            authors=tuple(
+                a.strip() for a in re.split(r"\s+and\s+", fields.get("author", "")) if a.strip()
+            ),
             year=fields.get("year", ""),
             doi=fields.get("doi"),
             eprint=fields.get("eprint"),
@@ -112,7 +117,14 @@ def read_references(path: Path, shown_as: str) -> tuple[dict[str, Reference], li
 
 def unused_warnings(refs: dict[str, Reference], used: set[str], shown_as: str) -> list[Problem]:
     return [
-        Problem(shown_as, ref.line, 1, f"@{ref.entry_type}{{{key}}}", "not cited by any claim", Severity.warning)
+        Problem(
+            shown_as,
+            ref.line,
+            1,
+            f"@{ref.entry_type}{{{key}}}",
+            "not cited by any claim",
+            Severity.warning,
+        )
         for key, ref in refs.items()
         if key not in used
     ]

@@ -12,7 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from kb import __version__
@@ -47,7 +46,11 @@ class StatusFilter(StrEnum):
 
 RootOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional[...] on Python 3.11 annotations
-    typer.Option("--root", help="Knowledge-base folder (default: $KB_ROOT or the nearest with claims/).", show_default=False),
+    typer.Option(
+        "--root",
+        help="Knowledge-base folder (default: $KB_ROOT or the nearest with claims/).",
+        show_default=False,
+    ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -61,7 +64,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """A knowledge base of deep-learning explanations: claims, sources, predictions and evidence."""
@@ -101,10 +107,17 @@ def check(root: RootOption = None, format: FormatOption = Format.text) -> None:
 def list_(
     root: RootOption = None,
     kind: Annotated[Optional[KindFilter], typer.Option(help="Only this kind.")] = None,  # noqa: UP045
-    topic: Annotated[Optional[str], typer.Option(help="Only this topic (folder under claims/).")] = None,  # noqa: UP045
+    topic: Annotated[
+        str | None, typer.Option(help="Only this topic (folder under claims/).")
+    ] = None,
     tag: Annotated[Optional[str], typer.Option(help="Only claims with this tag.")] = None,  # noqa: UP045
-    status: Annotated[Optional[StatusFilter], typer.Option(help="Only claims with this status.")] = None,  # noqa: UP045
-    open_: Annotated[bool, typer.Option("--open", help="List open predictions (those needing an experiment) instead.")] = False,
+    status: Annotated[
+        StatusFilter | None, typer.Option(help="Only claims with this status.")
+    ] = None,
+    open_: Annotated[
+        bool,
+        typer.Option("--open", help="List open predictions (those needing an experiment) instead."),
+    ] = False,
     format: FormatOption = Format.text,
 ) -> None:
     """List claims as a table, filtered by kind, topic, tag or status."""
@@ -134,7 +147,9 @@ def list_(
 
 @app.command()
 def show(
-    claim_id: Annotated[str, typer.Argument(metavar="ID", help="Claim id (its file name without .yaml).")],
+    claim_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Claim id (its file name without .yaml).")
+    ],
     root: RootOption = None,
     format: FormatOption = Format.text,
 ) -> None:
@@ -152,7 +167,9 @@ def show(
 
 @app.command()
 def schema(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,  # noqa: UP045
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of a claim file (for editors and other tools)."""
     import json
@@ -167,25 +184,18 @@ def schema(
 
 
 def main() -> None:
-    """Console-script entry point: run the app and render user errors in one place."""
-    command = typer.main.get_command(app)
+    """Console-script entry point: run the app and render user errors in one place.
+
+    Usage errors (exit 2) are typer's own; a `KbError` from the core is printed here as
+    one message plus its located problems, without a traceback.
+    """
     try:
-        code = command.main(prog_name="kb", standalone_mode=False)
+        app(prog_name="kb")
     except KbError as exc:
         from kb.render import error
 
         error(exc)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

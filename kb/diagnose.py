@@ -97,7 +97,9 @@ def _model_at(model: type[BaseModel], path: Path_) -> type[BaseModel] | None:
         info = current.model_fields.get(part)
         if info is None:
             return None
-        models = [a for a in _unwrap(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        models = [
+            a for a in _unwrap(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         current = models[0] if models else None
     return current
 
@@ -142,6 +144,15 @@ def _message(err: Any, model: type[BaseModel], path: Path_) -> tuple[str, Path_,
         parent = _model_at(model, path[:-1])
         fields = list(parent.model_fields) if parent else []
         return f"unknown field '{name}'{suggest(str(name), fields)}", path, True
+    if kind == "literal_error" and path == ("schema_version",):
+        return (
+            (
+                f"schema version {value!r} is not supported: this kb reads version "
+                f"{ctx.get('expected')} (a newer file needs a newer kb)"
+            ),
+            path,
+            False,
+        )
     if kind in ("enum", "literal_error"):
         options = _enum_values(model, path)
         shown = ", ".join(options) if options else str(ctx.get("expected", ""))
@@ -160,7 +171,11 @@ def _message(err: Any, model: type[BaseModel], path: Path_) -> tuple[str, Path_,
             return "must not be empty", path, False
         return f"needs at least {ctx.get('min_length')} item(s), found {len(value)}", path, False
     if kind == "string_too_long":
-        return f"is {len(value):,} characters long; the limit is {ctx.get('max_length'):,}", path, False
+        return (
+            f"is {len(value):,} characters long; the limit is {ctx.get('max_length'):,}",
+            path,
+            False,
+        )
     expected = {
         "string_type": "text",
         "int_type": "a whole number",

@@ -32,8 +32,14 @@ class LoadedClaim:
     file: str  # relative to the root, '/'-separated
     doc: YamlDocument
 
-    def problem(self, path: tuple[str | int, ...], message: str, *, key: bool = False,
-                severity: Severity = Severity.error) -> Problem:
+    def problem(
+        self,
+        path: tuple[str | int, ...],
+        message: str,
+        *,
+        key: bool = False,
+        severity: Severity = Severity.error,
+    ) -> Problem:
         mark = self.doc.mark_of(path, key=key)
         return Problem(self.file, mark.line, mark.column, field_path(path), message, severity)
 
@@ -109,7 +115,9 @@ def read_claim(path: Path, root: Path) -> tuple[LoadedClaim | None, list[Problem
     try:
         size = path.stat().st_size
         if size > yamlfile.MAX_BYTES:  # refuse before reading a huge file into memory
-            raise yamlfile.YamlProblem(f"file is {size:,} bytes; the limit is {yamlfile.MAX_BYTES:,}")
+            raise yamlfile.YamlProblem(
+                f"file is {size:,} bytes; the limit is {yamlfile.MAX_BYTES:,}"
+            )
         doc = yamlfile.parse(path.read_bytes())
     except yamlfile.YamlProblem as exc:
         return None, [Problem(shown, exc.mark.line, exc.mark.column, exc.field, exc.message)]
@@ -117,7 +125,9 @@ def read_claim(path: Path, root: Path) -> tuple[LoadedClaim | None, list[Problem
         return None, [Problem(shown, 0, 0, "", f"cannot read file: {exc.strerror}")]
     if not isinstance(doc.data, dict):
         found = "a list" if isinstance(doc.data, list) else "a single value"
-        return None, [Problem(shown, 1, 1, "", f"expected a mapping of claim fields, found {found}")]
+        return None, [
+            Problem(shown, 1, 1, "", f"expected a mapping of claim fields, found {found}")
+        ]
     try:
         claim = Claim.model_validate(doc.data)
     except ValidationError as exc:
@@ -129,17 +139,27 @@ def read_claim(path: Path, root: Path) -> tuple[LoadedClaim | None, list[Problem
 def _file_checks(loaded: LoadedClaim, path: Path, root: Path) -> list[Problem]:
     claim, out = loaded.claim, []
     if claim.id != path.stem:
-        out.append(loaded.problem(("id",), f"id '{claim.id}' differs from the file name '{path.stem}'"))
+        out.append(
+            loaded.problem(("id",), f"id '{claim.id}' differs from the file name '{path.stem}'")
+        )
     parts = path.relative_to(root / CLAIMS_DIR).parts
     if len(parts) != 2:
         out.append(Problem(loaded.file, 0, 0, "", "claim files live in claims/<topic>/<id>.yaml"))
     elif claim.topic != parts[0]:
-        out.append(loaded.problem(("topic",), f"topic '{claim.topic}' differs from the folder '{parts[0]}'"))
+        out.append(
+            loaded.problem(
+                ("topic",), f"topic '{claim.topic}' differs from the folder '{parts[0]}'"
+            )
+        )
     seen: dict[str, int] = {}
     for i, prediction in enumerate(claim.predictions):
         if prediction.id in seen:
-            out.append(loaded.problem(("predictions", i, "id"),
-                                      f"prediction id '{prediction.id}' is already used by predictions[{seen[prediction.id]}]"))
+            out.append(
+                loaded.problem(
+                    ("predictions", i, "id"),
+                    f"prediction id '{prediction.id}' is already used by predictions[{seen[prediction.id]}]",
+                )
+            )
         seen.setdefault(prediction.id, i)
     return out
 
@@ -155,7 +175,9 @@ def load(root: Path) -> KnowledgeBase:
             continue
         cid = loaded.claim.id
         if cid in kb.claims:
-            kb.problems.append(loaded.problem(("id",), f"id '{cid}' is already used by {first_file[cid]}"))
+            kb.problems.append(
+                loaded.problem(("id",), f"id '{cid}' is already used by {first_file[cid]}")
+            )
             continue
         first_file[cid] = loaded.file
         kb.claims[cid] = loaded
@@ -177,25 +199,53 @@ def _cross_checks(kb: KnowledgeBase) -> list[Problem]:
         if claim.explains is not None:
             target = kb.claims.get(claim.explains)
             if target is None:
-                out.append(loaded.problem(("explains",), f"no claim with id '{claim.explains}'{suggest(claim.explains, kb.claims)}"))
+                out.append(
+                    loaded.problem(
+                        ("explains",),
+                        f"no claim with id '{claim.explains}'{suggest(claim.explains, kb.claims)}",
+                    )
+                )
             elif target.claim.kind is not Kind.phenomenon:
-                out.append(loaded.problem(("explains",), f"'{claim.explains}' is an explanation; 'explains' must name a phenomenon"))
+                out.append(
+                    loaded.problem(
+                        ("explains",),
+                        f"'{claim.explains}' is an explanation; 'explains' must name a phenomenon",
+                    )
+                )
         if claim.refines is not None:
             target = kb.claims.get(claim.refines)
             if target is None:
-                out.append(loaded.problem(("refines",), f"no claim with id '{claim.refines}'{suggest(claim.refines, kb.claims)}"))
+                out.append(
+                    loaded.problem(
+                        ("refines",),
+                        f"no claim with id '{claim.refines}'{suggest(claim.refines, kb.claims)}",
+                    )
+                )
             elif target.claim.kind is not claim.kind:
-                out.append(loaded.problem(("refines",), f"'{claim.refines}' is a {target.claim.kind.value}; a claim refines one of its own kind"))
+                out.append(
+                    loaded.problem(
+                        ("refines",),
+                        f"'{claim.refines}' is a {target.claim.kind.value}; a claim refines one of its own kind",
+                    )
+                )
         for i, source in enumerate(claim.sources):
             cited.add(source.citekey)
             if source.citekey not in kb.references:
-                out.append(loaded.problem(("sources", i, "citekey"),
-                                          f"'{source.citekey}' is not in {REFERENCES_FILE}{suggest(source.citekey, kb.references)}"))
+                out.append(
+                    loaded.problem(
+                        ("sources", i, "citekey"),
+                        f"'{source.citekey}' is not in {REFERENCES_FILE}{suggest(source.citekey, kb.references)}",
+                    )
+                )
         for i, prediction in enumerate(claim.predictions):
             if prediction.experiment and prediction.experiment not in kb.experiments:
-                out.append(loaded.problem(("predictions", i, "experiment"),
-                                          f"no script {REPRO_DIR}/{prediction.experiment}.py{suggest(prediction.experiment, kb.experiments)}; "
-                                          "write it or mark the prediction 'open: true'"))
+                out.append(
+                    loaded.problem(
+                        ("predictions", i, "experiment"),
+                        f"no script {REPRO_DIR}/{prediction.experiment}.py; write it or mark the "
+                        f"prediction 'open: true'{suggest(prediction.experiment, kb.experiments)}",
+                    )
+                )
     out += _refinement_cycles(kb)
     if kb.references:
         out += unused_warnings(kb.references, cited, REFERENCES_FILE)
@@ -212,6 +262,8 @@ def _refinement_cycles(kb: KnowledgeBase) -> list[Problem]:
         if current == start and frozenset(chain) not in reported:
             reported.add(frozenset(chain))
             loaded = kb.claims[min(chain)]
-            cycle = " -> ".join([*chain[chain.index(min(chain)):], *chain[:chain.index(min(chain))], min(chain)])
+            cycle = " -> ".join(
+                [*chain[chain.index(min(chain)) :], *chain[: chain.index(min(chain))], min(chain)]
+            )
             out.append(loaded.problem(("refines",), f"'refines' forms a cycle: {cycle}"))
     return out

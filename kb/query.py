@@ -107,7 +107,9 @@ def list_claims(
         and (tag is None or tag in r.tags)
         and (status is None or r.status == status)
     ]
-    return sorted(rows, key=lambda r: (r.topic, r.kind != Kind.phenomenon.value, r.explains or r.id, r.id))
+    return sorted(
+        rows, key=lambda r: (r.topic, r.kind != Kind.phenomenon.value, r.explains or r.id, r.id)
+    )
 
 
 def open_predictions(kb: KnowledgeBase) -> list[OpenPrediction]:
@@ -139,7 +141,9 @@ def show_claim(kb: KnowledgeBase, claim_id: str) -> ClaimView:
                 link=ref.link if ref else None,
             )
         )
-    explanations = [row(c) for c in kb.explanations_of(claim.id)] if claim.kind is Kind.phenomenon else []
+    explanations = (
+        [row(c) for c in kb.explanations_of(claim.id)] if claim.kind is Kind.phenomenon else []
+    )
     return ClaimView(
         claim=claim,
         file=loaded.file,

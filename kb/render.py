@@ -62,13 +62,25 @@ def error(exc: KbError) -> None:
     stderr.print(safe(f"error: {exc.message}", "bold red"))
 
 
+def _widths(rows: Sequence[Any], **columns: Any) -> dict[str, int]:
+    """Column widths that fit every value, so ids are never cut; prose columns take the rest."""
+    return {name: max([len(name), *(len(get(r)) for r in rows)]) for name, get in columns.items()}
+
+
 def claim_table(rows: Sequence[ClaimRow]) -> None:
     table = Table(header_style="bold", box=None, pad_edge=False)
-    table.add_column("topic", no_wrap=True, style="dim")
-    table.add_column("claim", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("certainty", no_wrap=True)
-    table.add_column("title", overflow="ellipsis", no_wrap=True)
+    widths = _widths(
+        rows,
+        topic=lambda r: r.topic,
+        claim=lambda r: r.id + "  ↳ ",
+        status=lambda r: r.status,
+        certainty=lambda r: r.certainty,
+    )
+    for column, width in widths.items():
+        table.add_column(
+            column, no_wrap=True, min_width=width, style="dim" if column == "topic" else ""
+        )
+    table.add_column("title", overflow="ellipsis", no_wrap=True, min_width=20)
     for r in rows:
         # Explanations sit under the phenomenon they explain (list_claims orders them so).
         shown_id = safe(r.id, "bold") if r.kind == "phenomenon" else safe(f"  ↳ {r.id}")
@@ -84,12 +96,31 @@ def claim_table(rows: Sequence[ClaimRow]) -> None:
 
 
 def open_table(rows: Sequence[OpenPrediction]) -> None:
-    table = Table(header_style="bold", box=None, pad_edge=False, title="Open predictions: they need an experiment", title_justify="left")
-    for column in ("claim", "prediction", "metric", "expect"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("statement", overflow="ellipsis", no_wrap=True)
+    table = Table(
+        header_style="bold",
+        box=None,
+        pad_edge=False,
+        title="Open predictions: they need an experiment",
+        title_justify="left",
+    )
+    widths = _widths(
+        rows,
+        claim=lambda r: r.claim,
+        prediction=lambda r: r.prediction,
+        metric=lambda r: r.metric or "",
+        expect=lambda r: r.expect or "",
+    )
+    for column, width in widths.items():
+        table.add_column(column, no_wrap=True, min_width=width)
+    table.add_column("statement", overflow="ellipsis", no_wrap=True, min_width=20)
     for r in rows:
-        table.add_row(safe(r.claim), safe(r.prediction), safe(r.metric or ""), safe(r.expect or ""), safe(r.statement))
+        table.add_row(
+            safe(r.claim),
+            safe(r.prediction),
+            safe(r.metric or ""),
+            safe(r.expect or ""),
+            safe(r.statement),
+        )
     stdout.print(table)
 
 
@@ -125,7 +156,9 @@ def claim_view(view: ClaimView) -> None:
         note = s.note or ""
         if s.quote:
             note = f'{note} "{s.quote}"'.strip()
-        sources.add_row(safe(s.stance, _STANCE_STYLE.get(s.stance, "")), work, safe(s.locator), safe(note))
+        sources.add_row(
+            safe(s.stance, _STANCE_STYLE.get(s.stance, "")), work, safe(s.locator), safe(note)
+        )
     stdout.print(sources)
     if c.predictions:
         preds = Table(title="Predictions", header_style="bold", title_justify="left")
@@ -136,13 +169,28 @@ def claim_view(view: ClaimView) -> None:
             test = "open: needs an experiment" if p.open else f"{p.experiment} · {p.metric}"
             v = verdicts.get(p.id)
             shown = v.verdict.value if v else "untested"
-            preds.add_row(safe(p.id), safe(test), safe(p.expect or ""), safe(shown, _STATUS_STYLE.get(shown, "")), safe(p.statement))
+            preds.add_row(
+                safe(p.id),
+                safe(test),
+                safe(p.expect or ""),
+                safe(shown, _STATUS_STYLE.get(shown, "")),
+                safe(p.statement),
+            )
         stdout.print(preds)
-    for title, rows in (("Competing explanations", view.competitors), ("Explanations", view.explanations)):
+    for title, rows in (
+        ("Competing explanations", view.competitors),
+        ("Explanations", view.explanations),
+    ):
         if rows:
             stdout.print(safe(title, "bold"))
             for r in rows:
                 stdout.print(safe(f"  {r.id} ({r.status}): {r.title}"))
 
 
-_STANCE_STYLE = {"proposes": "cyan", "supports": "green", "refutes": "red", "qualifies": "yellow", "discusses": "dim"}
+_STANCE_STYLE = {
+    "proposes": "cyan",
+    "supports": "green",
+    "refutes": "red",
+    "qualifies": "yellow",
+    "discusses": "dim",
+}

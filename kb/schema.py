@@ -23,6 +23,7 @@ class FieldError(ValueError):
         super().__init__(message)
         self.field = field
 
+
 SCHEMA_VERSION = 1  # bump with a migration in kb/migrate.py when the format changes
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -166,9 +167,7 @@ class Prediction(Strict):
     @model_validator(mode="after")
     def _experiment_or_open(self) -> Prediction:
         if self.open and self.experiment:
-            raise FieldError(
-                "open", "a prediction is either open or names an experiment, not both"
-            )
+            raise FieldError("open", "a prediction is either open or names an experiment, not both")
         if not self.open:
             missing = [f for f in ("experiment", "metric", "expect") if getattr(self, f) is None]
             if missing:

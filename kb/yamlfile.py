@@ -122,6 +122,8 @@ def parse(raw: bytes) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        if mark and mark.index < len(text) and text[mark.index] == "\t":
+            what += " (a tab: YAML is indented with spaces)"
         if "single document" in (exc.context or ""):
             what = "more than one YAML document: a claim file holds exactly one"
         raise YamlProblem(f"invalid YAML: {what}", where) from None
@@ -144,7 +146,9 @@ def _field(path: Path_) -> str:
     return out
 
 
-def _to_python(node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int], depth: int) -> Any:
+def _to_python(
+    node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int], depth: int
+) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
         raise YamlProblem(
@@ -161,7 +165,9 @@ def _to_python(node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int
         try:
             value = _constructor.yaml_constructors[node.tag](_constructor, node)
         except (ValueError, yaml.YAMLError) as exc:
-            raise YamlProblem(f"cannot read value {node.value!r}: {exc}", _mark(node), _field(path)) from None
+            raise YamlProblem(
+                f"cannot read value {node.value!r}: {exc}", _mark(node), _field(path)
+            ) from None
         if isinstance(value, dt.datetime):
             # Timestamps with a time of day are not used by claims; keep them as text so
             # validation reports "expected a date" rather than a silent truncation.
@@ -171,7 +177,8 @@ def _to_python(node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int
         if node.tag != _SEQ_TAG:
             raise YamlProblem(_tag_message(node.tag), _mark(node), _field(path))
         return [
-            _to_python(item, (*path, i), doc, budget, depth + 1) for i, item in enumerate(node.value)
+            _to_python(item, (*path, i), doc, budget, depth + 1)
+            for i, item in enumerate(node.value)
         ]
     if isinstance(node, yaml.MappingNode):
         if node.tag != _MAP_TAG:
@@ -179,7 +186,11 @@ def _to_python(node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                raise YamlProblem("merge keys ('<<') are not supported: write the fields out", _mark(key_node), _field(path))
+                raise YamlProblem(
+                    "merge keys ('<<') are not supported: write the fields out",
+                    _mark(key_node),
+                    _field(path),
+                )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlProblem(
                     f"a mapping key must be a plain name, found {_describe(key_node)}",
@@ -201,7 +212,9 @@ def _to_python(node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int
             doc.key_marks[child] = _mark(key_node)
             out[key] = _to_python(value_node, child, doc, budget, depth + 1)
         return out
-    raise YamlProblem(f"unsupported YAML node {type(node).__name__}", _mark(node), _field(path))  # pragma: no cover
+    raise YamlProblem(
+        f"unsupported YAML node {type(node).__name__}", _mark(node), _field(path)
+    )  # pragma: no cover
 
 
 def _tag_message(tag: str) -> str:

@@ -1,0 +1,1 @@
+"""A stand-in experiment so predictions can name one."""
