@@ -10,7 +10,7 @@ its field path so later validation errors can point at the offending node.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -30,6 +30,7 @@ _ALLOWED_SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
 }
+_STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -60,22 +61,39 @@ class YamlProblem(Exception):
 
 @dataclass
 class YamlDocument:
+    """Plain data of one file plus its node tree, kept to locate problems after the fact.
+
+    Marks are looked up only when a problem needs one: most files are valid, and recording
+    a mark per value while converting would cost more than parsing the file.
+    """
+
     data: Any
-    value_marks: dict[Path_, Mark] = field(default_factory=dict)
-    key_marks: dict[Path_, Mark] = field(default_factory=dict)
+    root: yaml.Node | None = None
+
+    def _node(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node | None, int]:
+        """(value node, key node, depth reached) for `path`, following it as far as it goes."""
+        node, key_node = self.root, None
+        for depth, part in enumerate(path):
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                match = next(((k, v) for k, v in node.value if k.value == part), None)
+                if match is None:
+                    return node, None, depth
+                key_node, node = match
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                key_node, node = None, node.value[part]
+            else:
+                return node, None, depth
+        return node, key_node, len(path)
 
     def mark_of(self, path: Path_, *, key: bool = False) -> Mark:
         """Where the value (or with key=True, the key) at `path` is; else its nearest ancestor."""
-        marks = self.key_marks if key else self.value_marks
-        if path in marks:
-            return marks[path]
-        for cut in range(len(path) - 1, -1, -1):
-            if path[:cut] in self.value_marks:
-                return self.value_marks[path[:cut]]
-        return Mark(1, 1)
+        node, key_node, reached = self._node(path)
+        if key and key_node is not None and reached == len(path):
+            return _mark(key_node)
+        return _mark(node) if node is not None else Mark(1, 1)
 
 
-def _mark(node: yaml.Node | Any) -> Mark:
+def _mark(node: yaml.Node) -> Mark:
     m = node.start_mark
     return Mark(m.line + 1, m.column + 1)
 
@@ -109,12 +127,8 @@ def decode(raw: bytes) -> str:
 
 
 def parse(raw: bytes) -> YamlDocument:
-    """Parse one YAML document of plain data, recording marks; raise YamlProblem otherwise."""
+    """Parse one YAML document of plain data; raise YamlProblem otherwise."""
     text = decode(raw)
-    if not text.strip() or all(
-        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
-    ):
-        raise YamlProblem("file is empty: expected a mapping of claim fields", Mark(1, 1))
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -133,88 +147,96 @@ def parse(raw: bytes) -> YamlDocument:
         loader.dispose()
     if root is None:
         raise YamlProblem("file is empty: expected a mapping of claim fields", Mark(1, 1))
-    doc = YamlDocument(data=None)
-    budget = [MAX_NODES]
-    doc.data = _to_python(root, (), doc, budget, 0)
-    return doc
+    return YamlDocument(data=_to_python(root), root=root)
 
 
-def _field(path: Path_) -> str:
+def _field(trail: Any) -> str:
+    """Field path text from the (parent, key) trail built while converting."""
+    parts: list[str | int] = []
+    while trail is not None:
+        trail, part = trail
+        parts.append(part)
     out = ""
-    for part in path:
+    for part in reversed(parts):
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
 
-def _to_python(
-    node: yaml.Node, path: Path_, doc: YamlDocument, budget: list[int], depth: int
-) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise YamlProblem(
-            f"more than {MAX_NODES:,} values after expanding aliases (an alias bomb?)",
-            _mark(node),
-            _field(path),
-        )
-    if depth > MAX_DEPTH:
-        raise YamlProblem(f"nested deeper than {MAX_DEPTH} levels", _mark(node), _field(path))
-    doc.value_marks.setdefault(path, _mark(node))
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag not in _ALLOWED_SCALAR_TAGS:
-            raise YamlProblem(_tag_message(node.tag), _mark(node), _field(path))
-        try:
-            value = _constructor.yaml_constructors[node.tag](_constructor, node)
-        except (ValueError, yaml.YAMLError) as exc:
+def _to_python(root: yaml.Node) -> Any:
+    """Plain Python data of a node tree, enforcing the rules in the module docstring.
+
+    The trail is a linked list (parent trail, key) so that no path is built unless a
+    problem needs to name it.
+    """
+    budget = MAX_NODES
+    scalar_node, sequence_node, mapping_node = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+    constructors = _constructor.yaml_constructors
+
+    def convert(node: yaml.Node, trail: Any, depth: int) -> Any:
+        nonlocal budget
+        budget -= 1
+        if budget < 0:
             raise YamlProblem(
-                f"cannot read value {node.value!r}: {exc}", _mark(node), _field(path)
-            ) from None
-        if isinstance(value, dt.datetime):
-            # Timestamps with a time of day are not used by claims; keep them as text so
-            # validation reports "expected a date" rather than a silent truncation.
-            return node.value
-        return value
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != _SEQ_TAG:
-            raise YamlProblem(_tag_message(node.tag), _mark(node), _field(path))
-        return [
-            _to_python(item, (*path, i), doc, budget, depth + 1)
-            for i, item in enumerate(node.value)
-        ]
-    if isinstance(node, yaml.MappingNode):
-        if node.tag != _MAP_TAG:
-            raise YamlProblem(_tag_message(node.tag), _mark(node), _field(path))
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                raise YamlProblem(
-                    "merge keys ('<<') are not supported: write the fields out",
-                    _mark(key_node),
-                    _field(path),
-                )
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlProblem(
-                    f"a mapping key must be a plain name, found {_describe(key_node)}",
-                    _mark(key_node),
-                    _field(path),
-                )
-            if key_node.tag not in _ALLOWED_SCALAR_TAGS:
-                raise YamlProblem(_tag_message(key_node.tag), _mark(key_node), _field(path))
-            # Keys are taken as written: `on:` or `1:` stay names, not booleans or numbers.
-            key = key_node.value
-            child = (*path, key)
-            if key in out:
-                first = doc.key_marks[child]
-                raise YamlProblem(
-                    f"duplicate key '{key}' (first defined at line {first.line})",
-                    _mark(key_node),
-                    _field(child),
-                )
-            doc.key_marks[child] = _mark(key_node)
-            out[key] = _to_python(value_node, child, doc, budget, depth + 1)
-        return out
-    raise YamlProblem(
-        f"unsupported YAML node {type(node).__name__}", _mark(node), _field(path)
-    )  # pragma: no cover
+                f"more than {MAX_NODES:,} values after expanding aliases (an alias bomb?)",
+                _mark(node),
+                _field(trail),
+            )
+        cls = type(node)
+        if cls is scalar_node:
+            tag = node.tag
+            if tag == _STR_TAG:
+                return node.value  # the common case, without the constructor's overhead
+            if tag not in _ALLOWED_SCALAR_TAGS:
+                raise YamlProblem(_tag_message(tag), _mark(node), _field(trail))
+            try:
+                value = constructors[tag](_constructor, node)
+            except (ValueError, yaml.YAMLError) as exc:
+                raise YamlProblem(f"cannot read value {node.value!r}: {exc}", _mark(node), _field(trail)) from None
+            if isinstance(value, dt.datetime):
+                # A time of day is never meant in a claim; keep the text so validation
+                # reports "expected a date" rather than truncating silently.
+                return node.value
+            return value
+        if depth > MAX_DEPTH:
+            raise YamlProblem(f"nested deeper than {MAX_DEPTH} levels", _mark(node), _field(trail))
+        if cls is sequence_node:
+            if node.tag != _SEQ_TAG:
+                raise YamlProblem(_tag_message(node.tag), _mark(node), _field(trail))
+            return [convert(item, (trail, i), depth + 1) for i, item in enumerate(node.value)]
+        if cls is mapping_node:
+            if node.tag != _MAP_TAG:
+                raise YamlProblem(_tag_message(node.tag), _mark(node), _field(trail))
+            out: dict[str, Any] = {}
+            first_line: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not scalar_node:
+                    raise YamlProblem(
+                        f"a mapping key must be a plain name, found {_describe(key_node)}",
+                        _mark(key_node),
+                        _field(trail),
+                    )
+                if key_node.tag == _MERGE_TAG:
+                    raise YamlProblem(
+                        "merge keys ('<<') are not supported: write the fields out",
+                        _mark(key_node),
+                        _field(trail),
+                    )
+                if key_node.tag not in _ALLOWED_SCALAR_TAGS:
+                    raise YamlProblem(_tag_message(key_node.tag), _mark(key_node), _field(trail))
+                # Keys are taken as written: `on:` or `1:` stay names, not booleans or numbers.
+                key = key_node.value
+                if key in out:
+                    raise YamlProblem(
+                        f"duplicate key '{key}' (first defined at line {first_line[key]})",
+                        _mark(key_node),
+                        _field((trail, key)),
+                    )
+                first_line[key] = key_node.start_mark.line + 1
+                out[key] = convert(value_node, (trail, key), depth + 1)
+            return out
+        raise YamlProblem(f"unsupported YAML node {cls.__name__}", _mark(node), _field(trail))  # pragma: no cover
+
+    return convert(root, None, 0)
 
 
 def _tag_message(tag: str) -> str:
