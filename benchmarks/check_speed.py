@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _generate import generate  # noqa: E402
+from _generate import generate
 
 BIN = Path(sys.executable).parent
 

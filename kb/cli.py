@@ -165,6 +165,75 @@ def show(
         render.claim_view(view)
 
 
+class Scale(StrEnum):
+    smoke = "smoke"
+    full = "full"
+
+
+@app.command()
+def run(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TARGET...", help="Claim ids, experiment names or topics.", show_default=False
+        ),
+    ] = None,
+    run_all: Annotated[bool, typer.Option("--all", help="Run every experiment.")] = False,
+    scale: Annotated[
+        Scale, typer.Option(help="smoke: CPU, minutes; full: the paper's setting.")
+    ] = Scale.smoke,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0..N-1 (finished ones are reused).")] = 5,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Seeds run in parallel (processes; GPUs round-robin)."
+        ),
+    ] = 1,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds before a seed is stopped and recorded as failed.")
+    ] = 1800.0,
+    memory: Annotated[int, typer.Option(help="Memory cap per seed, in MiB.")] = 8192,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config value (repeatable)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would run, run nothing.")
+    ] = False,
+    root: RootOption = None,
+) -> None:
+    """Run the experiments that test a claim's predictions; record the runs; update statuses."""
+    from kb import render, runner
+
+    kb = _load(root)
+    kb.require_valid()
+    plans = runner.plan_runs(
+        kb,
+        kb.experiment_info,
+        targets or [],
+        run_all=run_all,
+        scale=scale.value,
+        seeds=seeds,
+        overrides=overrides or [],
+    )
+    if dry_run:
+        render.plans(plans)
+        return
+    options = runner.RunOptions(
+        device=device,
+        jobs=jobs,
+        timeout_s=timeout,
+        memory_mb=memory,
+        command=runner.command_line(sys.argv[1:]),
+    )
+    with render.RunProgress() as progress:
+        report = runner.execute(plans, kb.root, options, progress)
+    render.run_report(report)
+    if report.interrupted:
+        raise typer.Exit(130)
+
+
 @app.command()
 def schema(
     output: Annotated[

@@ -19,6 +19,7 @@ from kb import yamlfile
 from kb.bib import Reference, read_references, unused_warnings
 from kb.diagnose import field_path, problems_from_validation, suggest
 from kb.errors import InvalidKnowledgeBase, NotAKnowledgeBase, Problem, Severity, UnknownClaim
+from kb.experiment import ExperimentInfo, read_experiment
 from kb.schema import Claim, Kind
 from kb.yamlfile import YamlDocument
 
@@ -61,6 +62,7 @@ class KnowledgeBase:
     claims: dict[str, LoadedClaim] = field(default_factory=dict)
     references: dict[str, Reference] = field(default_factory=dict)
     experiments: dict[str, Path] = field(default_factory=dict)
+    experiment_info: dict[str, ExperimentInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files_checked: int = 0
 
@@ -212,6 +214,10 @@ def _load(root: Path) -> KnowledgeBase:
     kb.experiments = {
         p.stem: p for p in sorted((root / REPRO_DIR).glob("*.py")) if not p.stem.startswith("_")
     }
+    for name, path in kb.experiments.items():
+        info = read_experiment(path, f"{REPRO_DIR}/{path.name}")
+        kb.experiment_info[name] = info
+        kb.problems += info.problems
     kb.problems += _cross_checks(kb)
     kb.problems.sort()
     return kb
@@ -264,6 +270,20 @@ def _cross_checks(kb: KnowledgeBase) -> list[Problem]:
                     )
                 )
         for i, prediction in enumerate(claim.predictions):
+            info = kb.experiment_info.get(prediction.experiment or "")
+            if (
+                info is not None
+                and prediction.metric
+                and info.metrics
+                and prediction.metric not in info.metrics
+            ):
+                out.append(
+                    loaded.problem(
+                        ("predictions", i, "metric"),
+                        f"experiment '{info.name}' does not report '{prediction.metric}' "
+                        f"(it reports {', '.join(sorted(info.metrics))}){suggest(prediction.metric, info.metrics)}",
+                    )
+                )
             if prediction.experiment and prediction.experiment not in kb.experiments:
                 out.append(
                     loaded.problem(

@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +19,10 @@ from rich.text import Text
 
 from kb.errors import KbError, Problem, Severity
 from kb.query import ClaimRow, ClaimView, OpenPrediction
+
+if TYPE_CHECKING:
+    from kb.records import SeedResult
+    from kb.runner import RunPlan, RunReport
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _STATUS_STYLE = {
@@ -194,3 +198,100 @@ _STANCE_STYLE = {
     "qualifies": "yellow",
     "discusses": "dim",
 }
+
+
+def plans(planned: Sequence[RunPlan]) -> None:
+    table = Table(
+        header_style="bold", box=None, pad_edge=False, title="Would run", title_justify="left"
+    )
+    for column in ("experiment", "scale", "seeds", "serves predictions", "config"):
+        table.add_column(column)
+    for p in planned:
+        served = ", ".join(f"{r.claim}/{r.prediction}" for r in p.predictions) or "(none yet)"
+        table.add_row(
+            safe(p.experiment.name),
+            safe(p.scale),
+            safe(len(p.seeds)),
+            safe(served),
+            safe(json.dumps(p.config)),
+        )
+    stdout.print(table)
+
+
+class RunProgress:
+    """Progress bars with ETA, one per run, fed by the runner's events."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=stderr,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def planned(self, plan: RunPlan, to_compute: int, reused: int) -> None:
+        description = f"{plan.name}" + (f" ({reused} reused)" if reused else "")
+        self._tasks[plan.name] = self._progress.add_task(description, total=to_compute, failed="")
+        self._failed = 0
+
+    def seed_started(self, plan: RunPlan, seed: int) -> None:
+        pass
+
+    def seed_finished(self, plan: RunPlan, result: SeedResult) -> None:
+        task = self._tasks[plan.name]
+        failed = "" if result.outcome.value == "ok" else "[red]failed seed[/red]"
+        self._progress.update(task, advance=1, failed=failed)
+
+
+def run_report(report: RunReport) -> None:
+    for record in report.records:
+        ok = len(record.ok_results())
+        stdout.print(
+            safe(
+                f"{record.experiment} [{record.scale}] run {record.id}: {record.outcome.value}, {ok}/{len(record.results)} seeds ok, {record.wall_s:.1f} s",
+                "bold",
+            )
+        )
+        table = Table(header_style="bold", box=None, pad_edge=False)
+        table.add_column("metric")
+        for name in ("mean", "min", "max"):
+            table.add_column(name, justify="right")
+        names = sorted({m for r in record.ok_results() for m in r.metrics})
+        for name in names:
+            values = [r.metrics[name] for r in record.ok_results() if name in r.metrics]
+            table.add_row(
+                safe(name),
+                f"{sum(values) / len(values):.4g}",
+                f"{min(values):.4g}",
+                f"{max(values):.4g}",
+            )
+        if names:
+            stdout.print(table)
+        for r in record.results:
+            if r.outcome.value != "ok":
+                stdout.print(safe(f"  seed {r.seed} failed: {r.reason}", "red"))
+    for plan in report.reused_only:
+        stdout.print(safe(f"{plan.name}: every seed already recorded; nothing new to run", "dim"))
+    if report.interrupted:
+        stderr.print(safe("interrupted: finished seeds were kept and recorded", "yellow"))

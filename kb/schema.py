@@ -192,9 +192,11 @@ class VerdictRecord(Strict):
 
     prediction: Slug
     verdict: VerdictValue
-    estimate: float | None = None
-    interval: tuple[float, float] | None = None
-    level: float | None = Field(None, description="Confidence level after the correction.")
+    scale: str | None = Field(None, description="Experiment scale whose runs were pooled.")
+    estimate: float | None = Field(None, description="Mean of the pooled seed values.")
+    interval: tuple[float, float] | None = Field(None, description="t-interval at `level`.")
+    level: float | None = Field(None, description="Confidence level after the Holm correction.")
+    p_adjusted: float | None = Field(None, description="Holm-adjusted p-value of the decision.")
     n: int = Field(0, ge=0, description="Seed values pooled.")
     runs: list[str] = Field(default_factory=list)
     stale_runs: list[str] = Field(default_factory=list)
