@@ -4,7 +4,10 @@ Small modules, one noun each; import the one you need (nothing is imported here,
 ``import kb.lab`` stays cheap and torch is loaded only by the modules that use it):
 
 - ``kb.lab.rng``          explicit seeding: ``seeded(seed)`` and ``generator(seed, device)``
-- ``kb.lab.data``         offline data sets as whole tensors (MNIST-1D, sklearn digits, synthetic tasks)
+- ``kb.lab.dataset``      the ``Dataset`` container and ``batches`` (index-tensor minibatches)
+- ``kb.lab.data``         offline data: MNIST-1D (cached), sklearn digits; re-exports the rest
+- ``kb.lab.synthetic``    teacher-student, Gaussian mixture, modular arithmetic, sinusoids,
+  random labels
 - ``kb.lab.cifar``        CIFAR-10 from the standard python-pickle files on disk (never downloads)
 - ``kb.lab.norms``        normalisation layers, including Santurkar et al.'s ``NoisyBatchNorm``
 - ``kb.lab.mlp``          the ``MLP`` with standard / NTK / muP parametrisations
@@ -13,9 +16,10 @@ Small modules, one noun each; import the one you need (nothing is imported here,
 - ``kb.lab.models``       one import point for every model class above
 - ``kb.lab.train``        the training loop, ``evaluate``, ``steps_to_target``, ``SignSGD``
 - ``kb.lab.hessian``      Hessian-vector products, full Hessians, top eigenvalue by power iteration
+- ``kb.lab.landscape``    Santurkar et al. smoothness probes and ICS, interpolation barriers
 - ``kb.lab.prune``        magnitude pruning, masks and weight rewinding
-- ``kb.lab.measure``      landscape, lesion, init-statistics and gradient measurements
-  (re-exports ``hessian`` and ``prune`` so one import gives every measurement)
+- ``kb.lab.measure``      lesions, init statistics vs the NNGP kernel, shattered gradients;
+  re-exports ``hessian``, ``landscape`` and ``prune`` so one import gives every measurement
 
 Conventions: the device is always a parameter (``device="cpu"`` by default) so the same code
 runs at smoke scale on a CPU and at full scale on a GPU; every random thing takes an explicit

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kb.lab.data import Dataset
+from kb.lab.dataset import Dataset
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
@@ -43,8 +43,10 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         "and b'labels' (N ints), as in data_batch_1..5 and test_batch of cifar-10-python.tar.gz"
     )
     if not path.is_file():
-        raise CifarNotFoundError(f"missing CIFAR-10 file {path}; {expected}. This loader never "
-                                 "downloads: extract the archive and pass its directory.")
+        raise CifarNotFoundError(
+            f"missing CIFAR-10 file {path}; {expected}. This loader never "
+            "downloads: extract the archive and pass its directory."
+        )
     with path.open("rb") as f:
         try:
             batch = pickle.load(f, encoding="bytes")
@@ -55,8 +57,9 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     labels = np.asarray(batch[b"labels"], dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise CifarNotFoundError(f"{path}: data shape {data.shape}, {len(labels)} labels; "
-                                 f"{expected}")
+        raise CifarNotFoundError(
+            f"{path}: data shape {data.shape}, {len(labels)} labels; {expected}"
+        )
     return data.reshape(-1, 3, 32, 32), labels
 
 

@@ -8,6 +8,7 @@ default (variance 1/(3 fan_in)) init; biases start at zero.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -17,7 +18,9 @@ from kb.lab.norms import NormSpec, make_norm
 from kb.lab.rng import seeded
 
 
-def _conv(dim: int, c_in: int, c_out: int, kernel: int, stride: int = 1, bias: bool = True) -> nn.Module:
+def _conv(
+    dim: int, c_in: int, c_out: int, kernel: int, stride: int = 1, bias: bool = True
+) -> nn.Module:
     """A 'same'-padded (for stride 1) Conv1d or Conv2d with He-normal weights and zero bias."""
     cls = {1: nn.Conv1d, 2: nn.Conv2d}[dim]
     conv = cls(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=bias)
@@ -62,8 +65,11 @@ class CNN1d(nn.Module):
             c, length = in_channels, in_len
             for i in range(depth):
                 k = 5 if i == 0 else 3
-                layers += [_conv(1, c, channels, k, stride=2), make_norm(norm, channels, 1, seed + i),
-                           nn.ReLU()]
+                layers += [
+                    _conv(1, c, channels, k, stride=2),
+                    make_norm(norm, channels, 1, seed + i),
+                    nn.ReLU(),
+                ]
                 c, length = channels, (length + 2 * (k // 2) - k) // 2 + 1
             self.features = nn.Sequential(*layers)
             self.readout = nn.Linear(c * length, n_classes)
@@ -95,8 +101,12 @@ class CNN2d(nn.Module):
             c = in_channels
             for i in range(depth):
                 w = width * 2**i
-                layers += [_conv(2, c, w, 3), make_norm(norm, w, 2, seed + i), nn.ReLU(),
-                           nn.MaxPool2d(2)]
+                layers += [
+                    _conv(2, c, w, 3),
+                    make_norm(norm, w, 2, seed + i),
+                    nn.ReLU(),
+                    nn.MaxPool2d(2),
+                ]
                 c = w
             self.features = nn.Sequential(*layers)
             self.readout = nn.Linear(c, n_classes)
@@ -116,9 +126,11 @@ class ResidualBlock(nn.Module):
         super().__init__()
         norm = "batch" if batchnorm else None
         self.branch = nn.Sequential(
-            _conv(dim, channels, channels, 3, bias=not batchnorm), make_norm(norm, channels, dim),
+            _conv(dim, channels, channels, 3, bias=not batchnorm),
+            make_norm(norm, channels, dim),
             nn.ReLU(),
-            _conv(dim, channels, channels, 3, bias=not batchnorm), make_norm(norm, channels, dim),
+            _conv(dim, channels, channels, 3, bias=not batchnorm),
+            make_norm(norm, channels, dim),
         )
         self.skip = skip
 
@@ -163,17 +175,23 @@ class ResNet(nn.Module):
         with seeded(seed):
             self.stem = nn.Sequential(
                 _conv(dim, in_channels, widths[0], 3, bias=not batchnorm),
-                make_norm(norm, widths[0], dim), nn.ReLU(),
+                make_norm(norm, widths[0], dim),
+                nn.ReLU(),
             )
             transitions: list[nn.Module] = [nn.Identity()]
-            for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
-                transitions.append(nn.Sequential(
-                    _conv(dim, c_in, c_out, 3, stride=2, bias=not batchnorm),
-                    make_norm(norm, c_out, dim), nn.ReLU(),
-                ))
+            for c_in, c_out in itertools.pairwise(widths):
+                transitions.append(
+                    nn.Sequential(
+                        _conv(dim, c_in, c_out, 3, stride=2, bias=not batchnorm),
+                        make_norm(norm, c_out, dim),
+                        nn.ReLU(),
+                    )
+                )
             self.transitions = nn.ModuleList(transitions)
             self.blocks = nn.ModuleList(
-                ResidualBlock(dim, w, batchnorm, skip) for w in widths for _ in range(blocks_per_stage)
+                ResidualBlock(dim, w, batchnorm, skip)
+                for w in widths
+                for _ in range(blocks_per_stage)
             )
             self.head = nn.Linear(widths[-1], n_classes)
 

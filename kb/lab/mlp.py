@@ -8,8 +8,10 @@ layers (width -> width) and a readout (width -> d_out). ``sigma_w`` is the weigh
   ``sigma_b = 0`` this is He init for ReLU; it is also the NNGP convention of Lee et al. 2018
   (the readout uses the same ``sigma_w``), so ``kb.lab.measure.nngp_relu_kernel`` applies.
 - ``"ntk"`` (Jacot et al. 2018): stored weights ~ N(0, 1) and each layer computes
-  ``sigma_w / sqrt(fan_in) * W x + b``. Same function at init as "standard", but gradients
-  on W are smaller by 1/fan_in, which is what makes the infinite-width limit a kernel.
+  ``sigma_w / sqrt(fan_in) * W x + b``. Same function at init as "standard" (same seed, same
+  draws), but the gradient on W carries the multiplier, so an SGD step of a given LR moves
+  each layer sigma_w^2 / fan_in times less than in "standard": O(1) learning rates are
+  stable at any width and training approaches the kernel (NTK) regime as width grows.
   Biases are not rescaled (multiplier 1, init N(0, sigma_b^2)).
 - ``"mup"``: the Maximal Update Parametrisation as tabulated in Yang et al. 2022 (Tensor
   Programs V, arXiv:2203.03466) **Table 3**, written relative to a ``base_width`` as in the
@@ -119,7 +121,9 @@ class MLP(nn.Module):
         self.act = ACTIVATIONS[activation]
         self.parametrization = parametrization
         self.width, self.depth, self.base_width = width, depth, base_width
-        self.sigma_w = (math.sqrt(2.0) if activation == "relu" else 1.0) if sigma_w is None else sigma_w
+        self.sigma_w = (
+            (math.sqrt(2.0) if activation == "relu" else 1.0) if sigma_w is None else sigma_w
+        )
         self.sigma_b = sigma_b
         fans = [d_in] + [width] * depth
         ntk = parametrization == "ntk"

@@ -5,17 +5,17 @@ parametrisations), ``kb.lab.convnets`` (CNN1d, CNN2d, ResNet, VGG), ``kb.lab.tra
 (Transformer) and ``kb.lab.norms`` (NoisyBatchNorm, make_norm).
 """
 
-from kb.lab.convnets import CNN1d, CNN2d, ResidualBlock, ResNet, VGG
+from kb.lab.convnets import VGG, CNN1d, CNN2d, ResidualBlock, ResNet
 from kb.lab.mlp import ACTIVATIONS, MLP, ScaledLinear
 from kb.lab.norms import NoisyBatchNorm, make_norm
 from kb.lab.transformer import Transformer
 
 __all__ = [
     "ACTIVATIONS",
-    "CNN1d",
-    "CNN2d",
     "MLP",
     "VGG",
+    "CNN1d",
+    "CNN2d",
     "NoisyBatchNorm",
     "ResNet",
     "ResidualBlock",

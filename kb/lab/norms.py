@@ -84,6 +84,28 @@ class NoisyBatchNorm(_BatchNorm):
         return y * (1 + s) + m
 
 
+def snapshot_noise(model: nn.Module) -> Callable[[], None]:
+    """Capture the noise generators of every ``NoisyBatchNorm`` in ``model``; call the result
+    to put them back.
+
+    Why: a measurement that runs several forward passes (gradient before/after a step) must
+    see the same noise in each, and must not advance the training run's noise stream, or a
+    measured run would diverge from an unmeasured one.
+    """
+    layers = [m for m in model.modules() if isinstance(m, NoisyBatchNorm)]
+    saved = [{d: g.get_state() for d, g in m._generators.items()} for m in layers]
+
+    def restore() -> None:
+        for layer, states in zip(layers, saved, strict=True):
+            for device in list(layer._generators):
+                if device not in states:
+                    del layer._generators[device]  # re-created from the seed on next use
+            for device, state in states.items():
+                layer._generators[device].set_state(state)
+
+    return restore
+
+
 def make_norm(spec: NormSpec, n_features: int, dim: int, seed: int = 0) -> nn.Module:
     """A normalisation module for ``n_features`` channels of a ``dim``-D layer.
 
@@ -103,5 +125,7 @@ def make_norm(spec: NormSpec, n_features: int, dim: int, seed: int = 0) -> nn.Mo
         return nn.LayerNorm(n_features) if dim == 0 else nn.GroupNorm(1, n_features)
     if spec == "noisy_batch":
         return NoisyBatchNorm(n_features, seed=seed)
-    raise ValueError(f"unknown norm {spec!r}: use None, 'batch', 'layer', 'noisy_batch' "
-                     "or a callable n_features -> nn.Module")
+    raise ValueError(
+        f"unknown norm {spec!r}: use None, 'batch', 'layer', 'noisy_batch' "
+        "or a callable n_features -> nn.Module"
+    )

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kb.lab.data import Dataset, batches
+from kb.lab.dataset import Dataset, batches
 from kb.lab.rng import generator as make_generator
 
 LossName = Literal["ce", "mse"]
@@ -66,11 +66,15 @@ class SignSGD(torch.optim.Optimizer):
     """Sign descent: ``p -= lr * sign(m)``, with m the gradient or its momentum average.
 
     With ``momentum = beta > 0`` this is Signum (Bernstein et al. 2018): ``m = beta m +
-    (1 - beta) g``. ``weight_decay`` is added to the gradient before the sign (coupled).
+    (1 - beta) g``, m starting at the first gradient (as torch's SGD momentum does).
+    ``weight_decay`` is added to the gradient before the sign (coupled).
     """
 
     def __init__(
-        self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
         weight_decay: float = 0.0,
     ) -> None:
         if lr <= 0 or not 0.0 <= momentum < 1.0:
@@ -104,14 +108,15 @@ class SignSGD(torch.optim.Optimizer):
 def make_optimizer(
     model: nn.Module, name: str, lr: float, momentum: float = 0.0, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
-    """"sgd", "adam", "adamw" or "sign" over the model's param groups.
+    """An optimizer ("sgd", "adam", "adamw" or "sign") over the model's param groups.
 
     Models with a ``param_groups(lr, optimizer)`` method (the muP ``MLP``) supply per-layer
     learning rates; otherwise all trainable parameters share ``lr``. ``momentum`` is SGD's
     heavy-ball momentum, Adam's beta1, or Signum's beta.
     """
-    if hasattr(model, "param_groups"):
-        groups: Any = model.param_groups(lr, name)
+    param_groups = getattr(model, "param_groups", None)
+    if callable(param_groups):
+        groups: Any = param_groups(lr, name)
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
     if name == "sgd":
@@ -131,7 +136,10 @@ def make_optimizer(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 4096,
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int = 4096,
     loss: LossName | LossFn = "ce",
 ) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on (x, y) in eval mode; accuracy is NaN for float y.
@@ -292,7 +300,10 @@ def train(
             model, data.x_train, data.y_train, loss=loss_fn
         )
         if result.steps and result.steps[-1] == step:  # just evaluated: reuse it
-            result.final_test_loss, result.final_test_acc = result.test_loss[-1], result.test_acc[-1]
+            result.final_test_loss, result.final_test_acc = (
+                result.test_loss[-1],
+                result.test_acc[-1],
+            )
         else:
             result.final_test_loss, result.final_test_acc = evaluate(
                 model, data.x_test, data.y_test, loss=loss_fn

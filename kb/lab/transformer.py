@@ -105,7 +105,8 @@ class Transformer(nn.Module):
         self.deleted_blocks: set[int] = set()
         with seeded(seed):
             self.embed: nn.Module = (
-                nn.Embedding(vocab_size, d_model) if vocab_size is not None
+                nn.Embedding(vocab_size, d_model)
+                if vocab_size is not None
                 else nn.Linear(d_in or 1, d_model)
             )
             self.pos = nn.Parameter(torch.zeros(max_len, d_model))
@@ -129,6 +130,7 @@ class Transformer(nn.Module):
         for block in self.blocks:
             assert isinstance(block, Block)
             for proj in (block.attn.proj, block.mlp[2]):
+                assert isinstance(proj, nn.Linear)
                 nn.init.normal_(proj.weight, 0.0, 0.02 / math.sqrt(2 * self.n_layers))
 
     @property
