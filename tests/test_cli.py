@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_kb
+from support import REPO, run_kb
 
 
 def test_version(base_kb: Path) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BASE_KB, GOLDEN, assert_golden, run_kb
+from support import BASE_KB, GOLDEN, assert_golden, run_kb
 
 from kb.load import load
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO
+from support import REPO
 
 from kb.load import KnowledgeBase, load
 from kb.query import open_predictions

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import kb_executable, run_kb
+from support import kb_executable, run_kb
 
 from kb.load import load
 from kb.records import read_records
