@@ -1,0 +1,476 @@
+"""Verdicts, statuses and certainty: hand-made knowledge bases and run records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kb.evidence import (
+    CERTAINTY_RULES,
+    STATUS_RULES,
+    Context,
+    Derivation,
+    Evidence,
+    Tally,
+    certainty,
+    derive,
+    methodology_markdown,
+    reason,
+    stale_statuses,
+    status_rule,
+    verdict_reason,
+)
+from kb.experiment import ExperimentInfo, read_experiment
+from kb.load import KnowledgeBase, LoadedClaim, load
+from kb.records import (
+    GitInfo,
+    Hardware,
+    PredictionRef,
+    RunRecord,
+    SeedResult,
+    prediction_sha256,
+    sha256_bytes,
+)
+from kb.schema import (
+    Certainty,
+    Claim,
+    Prediction,
+    StatusChange,
+    StatusValue,
+    VerdictRecord,
+    VerdictValue,
+)
+from kb.stats import t_interval
+from kb.writeback import write_status
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+SCRIPT = '"""A stand-in experiment."""\n'
+SHA = sha256_bytes(SCRIPT.encode())
+EXPERIMENTS = {
+    "exp": ExperimentInfo(
+        "exp", Path("repro/exp.py"), "", {"smoke": {}, "full": {}},
+        {"smoke": {"data_scale": "toy"}, "full": {"data_scale": "small"}},
+        {"m": "a metric", "dose_response_spearman": "rank correlation"},
+    )
+}
+CLEAR = [2.0, 2.1, 1.9, 2.05, 1.95]  # far above 1 with 5 seeds
+
+
+def pred(pid: str = "p", expect: str = "> 1", **extra: Any) -> dict[str, Any]:
+    return {"id": pid, "statement": "It goes up.", "experiment": "exp", "metric": "m",
+            "expect": expect, **extra}
+
+
+def claim(cid: str = "c", *predictions: dict[str, Any],
+          stances: Sequence[tuple[str, str]] = (("ioffe2015", "proposes"),),
+          data_scale: Sequence[str] = ()) -> Claim:
+    return Claim.model_validate({
+        "schema_version": 1, "id": cid, "kind": "phenomenon", "title": "T", "statement": "S.",
+        "summary": "S.", "topic": "demo", "scope": {"data_scale": list(data_scale)},
+        "sources": [{"citekey": k, "stance": s, "locator": "Sec. 1"} for k, s in stances],
+        "predictions": list(predictions), "created": "2026-01-01", "updated": "2026-01-01",
+    })
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "repro").mkdir()
+    (tmp_path / "repro" / "exp.py").write_text(SCRIPT)
+    return tmp_path
+
+
+def make_kb(root: Path, *claims: Claim) -> KnowledgeBase:
+    return KnowledgeBase(
+        root=root,
+        claims={c.id: LoadedClaim(c, f"claims/demo/{c.id}.yaml", root / f"claims/demo/{c.id}.yaml")
+                for c in claims},
+        experiments={"exp": root / "repro" / "exp.py"},
+    )
+
+
+def ref(c: Claim, pid: str = "p") -> PredictionRef:
+    p = next(x for x in c.predictions if x.id == pid)
+    return PredictionRef(claim=c.id, prediction=pid, sha256=prediction_sha256(c.id, p))
+
+
+def run(rid: str, values: Iterable[float], *, refs: Sequence[PredictionRef] = (), scale: str = "smoke",
+        started: dt.datetime = T0 + dt.timedelta(days=1), device: str = "cpu", script_sha: str = SHA,
+        keys: Sequence[str] | None = None, extra: dict[str, float] | None = None,
+        reused_from: str | None = None, metric: str = "m", experiment: str = "exp") -> RunRecord:
+    values = list(values)
+    results = [
+        SeedResult(seed=i, key=keys[i] if keys else f"{rid}-{i}", outcome="ok",
+                   metrics={metric: v, **(extra or {})}, reused_from=reused_from)
+        for i, v in enumerate(values)
+    ]
+    return RunRecord(
+        id=rid, experiment=experiment, scale=scale, config={}, seeds=list(range(len(values))),
+        outcome="ok", results=results, script="repro/exp.py", script_sha256=script_sha,
+        predictions=list(refs), git=GitInfo(commit=None, dirty=False), packages={},
+        hardware=Hardware(device=device, cpu="x", cores=1, platform="Linux x86_64"),
+        started=started, finished=started, wall_s=1.0, command="kb run",
+    )
+
+
+def verdict(d: Derivation, cid: str = "c", pid: str = "p") -> VerdictRecord:
+    return d.verdicts[(cid, pid)]
+
+
+# ---- verdicts ------------------------------------------------------------------------------
+
+
+def test_open_and_unrun_predictions_are_untested(root: Path) -> None:
+    c = claim("c", pred("p"), {"id": "q", "statement": "Someday.", "open": True})
+    d = derive(make_kb(root, c), [], EXPERIMENTS)
+    assert verdict(d).verdict is VerdictValue.untested
+    assert verdict(d, pid="q") == VerdictRecord(prediction="q", verdict=VerdictValue.untested)
+    assert d.statuses["c"].value is StatusValue.untested
+
+
+def test_holds_and_fails_with_holm_levels(root: Path) -> None:
+    up, down = claim("up", pred("p", "> 1")), claim("down", pred("p", "< 1"))
+    d = derive(make_kb(root, up, down), [run("r1", CLEAR)], EXPERIMENTS)
+    holds, fails = verdict(d, "up"), verdict(d, "down")
+    assert (holds.verdict, fails.verdict) == (VerdictValue.holds, VerdictValue.fails)
+    # Same values against the same boundary: equal p, ranks 1 and 2 in key order (down, up)
+    assert (fails.level, holds.level) == (0.975, 0.95)
+    _, lo, hi = t_interval(CLEAR, 0.95)
+    assert holds.interval == (round(lo, 3), round(hi, 3))
+    assert holds.estimate == 2.0 and holds.n == 5 and holds.scale == "smoke"
+    assert holds.runs == ["r1"] and holds.stale_runs == []
+    assert holds.p_adjusted is not None and holds.p_adjusted < 0.001
+
+
+def test_too_few_seeds_is_inconclusive_and_outside_the_family(root: Path) -> None:
+    two, three = claim("two", pred("p", metric="m2")), claim("three", pred("p"))
+    records = [run("r1", [2.0, 2.05], metric="m2"), run("r2", [2.0, 2.1, 1.9])]
+    d = derive(make_kb(root, two, three), records, EXPERIMENTS)
+    v = verdict(d, "two")
+    assert (v.verdict, v.n, v.estimate, v.interval, v.level, v.runs) == (
+        VerdictValue.inconclusive, 2, 2.025, None, None, ["r1"])
+    assert verdict(d, "three").level == 0.95  # a family of one: "two" is not in it
+    assert "needs at least 3" in verdict_reason(two.predictions[0], v)
+
+
+def test_a_prediction_that_holds_alone_is_inconclusive_in_a_larger_family(root: Path) -> None:
+    # [1, 1.5, 2] against "> 0": t = 5.196 with 2 df, p = 0.035. Alone, 0.035 <= 0.05: holds.
+    # Among three such predictions Holm multiplies the smallest by 3: 0.105 > 0.05.
+    values = [1.0, 1.5, 2.0]
+    alone = claim("a", pred("p", "> 0"))
+    d = derive(make_kb(root, alone), [run("r1", values)], EXPERIMENTS)
+    assert verdict(d, "a").verdict is VerdictValue.holds
+    assert verdict(d, "a").p_adjusted == pytest.approx(0.03509, abs=1e-5)
+    others = [claim(cid, pred("p", "> 0")) for cid in ("b", "c")]
+    d = derive(make_kb(root, alone, *others), [run("r1", values)], EXPERIMENTS)
+    v = verdict(d, "a")
+    assert v.verdict is VerdictValue.inconclusive
+    assert v.p_adjusted == pytest.approx(3 * 0.03509, abs=1e-4)
+    assert v.level == pytest.approx(1 - 0.05 / 3, abs=1e-6)  # ranked first of three
+    assert "Holm-adjusted p" in verdict_reason(alone.predictions[0], v)
+
+
+# ---- what is counted -----------------------------------------------------------------------
+
+
+def test_a_changed_script_makes_runs_stale(root: Path) -> None:
+    c = claim("c", pred())
+    d = derive(make_kb(root, c), [run("old", CLEAR, script_sha="0" * 64), run("new", [2.0])], EXPERIMENTS)
+    v = verdict(d)
+    assert (v.verdict, v.n, v.runs, v.stale_runs) == (VerdictValue.inconclusive, 1, ["new"], ["old"])
+
+
+def test_a_changed_threshold_makes_runs_stale(root: Path) -> None:
+    before = claim("c", pred(expect="> 0.5"))
+    after = claim("c", pred(expect="> 1"))
+    d = derive(make_kb(root, after), [run("r1", CLEAR, refs=[ref(before)])], EXPERIMENTS)
+    assert (verdict(d).verdict, verdict(d).stale_runs) == (VerdictValue.untested, ["r1"])
+    assert "1 stale run" in verdict_reason(after.predictions[0], verdict(d))
+
+
+def test_rewording_the_statement_does_not_stale(root: Path) -> None:
+    before = claim("c", pred(statement="It goes up."))
+    after = claim("c", pred(statement="It rises, clearly and measurably."))
+    d = derive(make_kb(root, after), [run("r1", CLEAR, refs=[ref(before)])], EXPERIMENTS)
+    assert verdict(d).verdict is VerdictValue.holds and verdict(d).stale_runs == []
+
+
+def test_failed_seeds_and_missing_metrics_are_not_counted(root: Path) -> None:
+    record = run("r1", [2.0, 2.1, 1.9])
+    record.results.append(SeedResult(seed=7, key="k7", outcome="failed", reason="NaN"))
+    record.results.append(SeedResult(seed=8, key="k8", outcome="ok", metrics={"other": 1.0}))
+    record.results.append(SeedResult(seed=9, key="k9", outcome="ok", metrics={"m": float("nan")}))
+    d = derive(make_kb(root, claim("c", pred())), [record], EXPERIMENTS)
+    assert verdict(d).n == 3
+
+
+def test_the_same_seed_recorded_twice_counts_once_latest_kept(root: Path) -> None:
+    first = run("r1", [2.0, 2.0, 2.0], keys=["k0", "k1", "k2"])
+    resumed = run("r2", [2.0, 3.0, 2.0], keys=["k1", "k2", "k3"], started=T0 + dt.timedelta(days=2))
+    d = derive(make_kb(root, claim("c", pred())), [resumed, first], EXPERIMENTS)
+    v = verdict(d)
+    assert v.n == 4  # k0 from r1; k1, k2, k3 from r2
+    assert v.estimate == pytest.approx((2.0 + 2.0 + 3.0 + 2.0) / 4)
+    assert v.runs == ["r1", "r2"]
+
+
+def test_the_largest_scale_with_counted_seeds_is_used(root: Path) -> None:
+    c = claim("c", pred())
+    smoke, full = run("s", CLEAR), run("f", [3.0, 3.1, 2.9], scale="full")
+    d = derive(make_kb(root, c), [smoke, full], EXPERIMENTS)
+    assert (verdict(d).scale, verdict(d).runs, verdict(d).n) == ("full", ["f"], 3)
+    stale_full = run("f", [3.0, 3.1, 2.9], scale="full", script_sha="0" * 64)
+    d = derive(make_kb(root, c), [smoke, stale_full], EXPERIMENTS)
+    assert (verdict(d).scale, verdict(d).stale_runs) == ("smoke", ["f"])
+    d = derive(make_kb(root, c), [run("x", CLEAR, scale="zeta"), run("y", CLEAR, scale="alpha")], EXPERIMENTS)
+    assert verdict(d).scale == "alpha"
+    d = derive(make_kb(root, c), [run("x", CLEAR, scale="alpha"), smoke], EXPERIMENTS)
+    assert verdict(d).scale == "smoke"
+
+
+# ---- confirmatory --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("moment", "listed", "expected"),
+    [
+        (T0, True, True),  # committed, then run
+        (T0 + dt.timedelta(days=3), True, False),  # run before the commit
+        (None, True, False),  # current version never committed
+        (T0, False, False),  # the run did not know the prediction
+    ],
+)
+def test_confirmatory(root: Path, moment: dt.datetime | None, listed: bool, expected: bool) -> None:
+    c = claim("c", pred())
+    record = run("r1", CLEAR, refs=[ref(c)] if listed else [])
+    d = derive(make_kb(root, c), [record], EXPERIMENTS, registered={("c", "p"): moment})
+    assert verdict(d).confirmatory is expected
+
+
+def test_confirmatory_unassessed_without_registrations(root: Path) -> None:
+    c = claim("c", pred())
+    assert verdict(derive(make_kb(root, c), [run("r1", CLEAR, refs=[ref(c)])], EXPERIMENTS)).confirmatory is None
+
+
+def test_a_reused_seed_is_dated_by_the_run_that_computed_it(root: Path) -> None:
+    c = claim("c", pred())
+    early = run("r1", CLEAR, refs=[ref(c)], started=T0 - dt.timedelta(days=1))
+    later = run("r2", CLEAR, refs=[ref(c)], keys=[f"r1-{i}" for i in range(5)], reused_from="r1")
+    d = derive(make_kb(root, c), [early, later], EXPERIMENTS, registered={("c", "p"): T0})
+    assert verdict(d).runs == ["r2"] and verdict(d).confirmatory is False
+
+
+# ---- status --------------------------------------------------------------------------------
+
+STATUS_CASES = [
+    # (holds, fails, supports, qualifies, refutes) -> (status, basis)
+    ((1, 0, 0, 0, 0), StatusValue.supported, "experiments"),
+    ((0, 1, 0, 0, 0), StatusValue.refuted, "experiments"),
+    ((1, 1, 0, 0, 0), StatusValue.contested, "experiments"),
+    ((1, 0, 0, 0, 2), StatusValue.supported, "experiments"),  # our experiments outrank literature
+    ((0, 0, 1, 0, 0), StatusValue.supported, "literature"),
+    ((0, 0, 0, 1, 0), StatusValue.supported, "literature"),  # qualifies sides with the claim
+    ((0, 0, 0, 0, 1), StatusValue.refuted, "literature"),
+    ((0, 0, 1, 0, 1), StatusValue.contested, "literature"),
+    ((0, 0, 0, 1, 1), StatusValue.contested, "literature"),
+    ((0, 0, 0, 0, 0), StatusValue.untested, "literature"),
+]
+
+
+def make_tally(holds: int, fails: int, supports: int, qualifies: int, refutes: int) -> Tally:
+    return Tally(tuple(f"h{i}" for i in range(holds)), tuple(f"f{i}" for i in range(fails)), (),
+                 tuple(f"s{i}" for i in range(supports)), tuple(f"q{i}" for i in range(qualifies)),
+                 tuple(f"r{i}" for i in range(refutes)))
+
+
+@pytest.mark.parametrize(("counts", "status", "basis"), STATUS_CASES)
+def test_status_rule_table(counts: tuple[int, ...], status: StatusValue, basis: str) -> None:
+    rule = status_rule(make_tally(*counts))
+    assert (rule.status, rule.basis) == (status, basis)
+
+
+def test_exactly_one_status_rule_applies_to_every_case() -> None:
+    for counts in itertools.product((0, 1), repeat=5):
+        tally = make_tally(*counts)
+        assert sum(rule.applies(tally) for rule in STATUS_RULES) == 1, counts
+
+
+def test_the_proposing_work_is_not_independent(root: Path) -> None:
+    c = claim("c", stances=[("ioffe2015", "proposes"), ("ioffe2015", "supports"), ("x", "discusses")])
+    status = derive(make_kb(root, c), [], EXPERIMENTS).statuses["c"]
+    assert (status.value, status.basis, status.certainty) == (StatusValue.untested, "literature", Certainty.low)
+    assert status.reason == "No prediction tested yet; no independent source takes a side."
+
+
+def test_each_work_counts_once(root: Path) -> None:
+    c = claim("c", stances=[("a", "proposes"), ("s", "refutes"), ("s", "refutes")])
+    status = derive(make_kb(root, c), [], EXPERIMENTS).statuses["c"]
+    assert status.value is StatusValue.refuted
+    assert status.reason == "No prediction tested yet; 1 source refutes."
+
+
+@pytest.mark.parametrize(
+    ("counts", "inconclusive", "text"),
+    [
+        ((2, 0, 0, 0, 1), 0, "2 of 2 tested predictions hold (h0, h1); 1 source refutes."),
+        ((1, 1, 2, 1, 0), 1, "1 of 3 tested predictions holds (h0), 1 fails (f0), 1 is inconclusive; "
+                             "2 sources support, 1 source qualifies."),
+        ((0, 2, 0, 0, 0), 0, "0 of 2 tested predictions hold, 2 fail (f0, f1); no independent source takes a side."),
+        ((0, 0, 0, 0, 0), 2, "2 tested predictions, none decisive; no independent source takes a side."),
+    ],
+)
+def test_reason_sentence(counts: tuple[int, ...], inconclusive: int, text: str) -> None:
+    tally = make_tally(*counts)
+    tally = Tally(tally.holds, tally.fails, tuple(f"i{k}" for k in range(inconclusive)),
+                  tally.supports, tally.qualifies, tally.refutes)
+    assert reason(tally) == text
+
+
+# ---- certainty -----------------------------------------------------------------------------
+
+
+def ev(result: str = "holds", n: int = 5, scale: str = "full", estimate: float = 2.0,
+       interval: tuple[float, float] = (1.9, 2.1), data_scale: str = "small",
+       devices: Sequence[str] = ("cpu", "cuda"), dose: float | None = None, pid: str = "p") -> Evidence:
+    v = VerdictRecord(prediction=pid, verdict=VerdictValue(result), scale=scale, estimate=estimate,
+                      interval=interval, n=n)
+    return Evidence(v, data_scale, frozenset(devices), dose)
+
+
+def context(*evidence: Evidence, lit: tuple[int, int, int] = (0, 0, 0), scope: Sequence[str] = ("small",)) -> Context:
+    holds = sum(e.verdict.verdict is VerdictValue.holds for e in evidence)
+    fails = len(evidence) - holds
+    tally = make_tally(holds, fails, *lit)
+    rule = status_rule(tally)
+    return Context(claim("c", data_scale=scope), rule.basis, tally, tuple(evidence))
+
+
+@pytest.mark.parametrize(
+    ("ctx", "grade", "steps"),
+    [
+        (context(ev()), Certainty.high, []),
+        (context(ev(scale="smoke", data_scale="toy"), scope=()), Certainty.moderate, ["indirectness"]),
+        (context(ev(data_scale="toy")), Certainty.moderate, ["indirectness"]),
+        (context(ev(data_scale="toy"), ev(pid="q")), Certainty.high, []),  # some evidence is direct
+        (context(ev(n=3)), Certainty.moderate, ["imprecision"]),
+        (context(ev(estimate=0.1, interval=(0.01, 0.3))), Certainty.moderate, ["imprecision"]),
+        (context(ev(devices=["cuda"])), Certainty.moderate, ["single device"]),
+        (context(ev(), ev("fails", pid="q")), Certainty.moderate, ["inconsistency"]),
+        (context(ev(), lit=(1, 0, 2)), Certainty.moderate, ["inconsistency"]),  # most works refute
+        (context(ev(), lit=(1, 0, 1)), Certainty.high, []),  # no literature majority
+        (context(ev(devices=["cpu"], dose=0.9)), Certainty.high, ["single device", "dose-response"]),
+        (context(ev(dose=0.9)), Certainty.high, ["dose-response"]),  # never above high
+        (context(ev(dose=0.5)), Certainty.high, []),
+        (context(ev("fails", dose=0.95)), Certainty.high, []),  # only a holding prediction
+        (context(ev(scale="smoke", data_scale="toy", n=3, devices=["cpu"]),
+                 ev("fails", pid="q", scale="smoke", data_scale="toy", devices=["cpu"])),
+         Certainty.very_low, ["indirectness", "imprecision", "inconsistency", "single device"]),  # floor
+        (context(lit=(1, 0, 0)), Certainty.low, []),  # literature alone starts low
+        (context(lit=(0, 1, 0)), Certainty.very_low, ["indirectness"]),  # it only qualifies
+        (context(lit=(1, 0, 1)), Certainty.very_low, ["inconsistency"]),
+        (context(), Certainty.low, []),
+    ],
+)
+def test_certainty_steps(ctx: Context, grade: Certainty, steps: list[str]) -> None:
+    got, taken = certainty(ctx)
+    assert [s.reason.split(":")[0] for s in taken] == steps
+    assert got is grade
+    names = [r.name for r in CERTAINTY_RULES]
+    assert all(s.change == CERTAINTY_RULES[names.index(n)].change for s, n in zip(taken, steps, strict=True))
+
+
+def test_certainty_end_to_end(root: Path) -> None:
+    c = claim("c", pred("p"), pred("q", "> 1.5"), data_scale=["small"],
+              stances=[("a", "proposes"), ("b", "refutes")])
+    records = [run("r1", CLEAR, scale="full", device="cuda:0"), run("r2", [2.0, 2.02, 1.98], scale="full")]
+    status = derive(make_kb(root, c), records, EXPERIMENTS).statuses["c"]
+    assert (status.value, status.basis, status.certainty) == (StatusValue.supported, "experiments", Certainty.moderate)
+    assert status.reason == "2 of 2 tested predictions hold (p, q); 1 source refutes."
+    assert [s.reason for s in status.certainty_steps] == [
+        "inconsistency: the experiments disagree with most independent works"]
+    c = claim("c", pred("p"), data_scale=["small"])
+    only_cpu = derive(make_kb(root, c), [run("r2", CLEAR * 2, scale="smoke")], EXPERIMENTS).statuses["c"]
+    assert [s.reason for s in only_cpu.certainty_steps] == [
+        "indirectness: only smoke-scale runs; runs at toy data scale for a claim about small",
+        "single device: every counted run ran on cpu",
+    ]
+    assert only_cpu.certainty is Certainty.low
+
+
+# ---- the stored status and the methodology -------------------------------------------------
+
+
+def test_stale_statuses_compare_everything_but_history(root: Path) -> None:
+    c = claim("c", pred())
+    d = derive(make_kb(root, c), [run("r1", CLEAR)], EXPERIMENTS)
+    derived = d.statuses["c"]
+    assert [(cid, stored) for cid, stored, _ in stale_statuses(make_kb(root, c), d)] == [("c", None)]
+    history = [StatusChange(date=dt.date(2026, 1, 2), status=StatusValue.supported, certainty=Certainty.high)]
+    stored = c.model_copy(update={"status": derived.model_copy(update={"history": history})})
+    assert stale_statuses(make_kb(root, stored), d) == []
+    edited = derived.model_copy(update={"value": StatusValue.refuted})
+    assert [cid for cid, *_ in stale_statuses(make_kb(root, c.model_copy(update={"status": edited})), d)] == ["c"]
+
+
+def test_written_status_passes_the_check_and_a_hand_edit_fails_it(base_kb: Path) -> None:
+    script = base_kb / "repro" / "demo_experiment.py"
+    path = base_kb / "claims" / "demo" / "grows.yaml"
+    path.write_text(
+        "schema_version: 1\nid: grows\nkind: phenomenon\ntitle: It grows\nstatement: It grows.\n"
+        "summary: It grows.\ntopic: demo\nsources:\n  - citekey: ioffe2015\n    stance: proposes\n"
+        "    locator: Abstract\npredictions:\n  - id: p\n    statement: Up.\n"
+        "    experiment: demo_experiment\n    metric: ratio\n    expect: '> 1'\n"
+        "created: 2026-01-01\nupdated: 2026-01-01\n"
+    )
+    kb = load(base_kb)
+    assert kb.errors == []
+    experiments = {"demo_experiment": read_experiment(script, "repro/demo_experiment.py")}
+    c = kb.claims["grows"].claim
+    records = [run("r1", [1.23456, 1.3, 1.41, 1.2, 1.33], refs=[ref(c)], experiment="demo_experiment",
+                   metric="ratio", script_sha=sha256_bytes(script.read_bytes()))]
+    d = derive(kb, records, experiments)
+    assert d.statuses["grows"].verdicts[0].verdict is VerdictValue.holds
+    for cid, _, status in stale_statuses(kb, d):
+        write_status(base_kb / kb.claims[cid].file, status)
+    kb = load(base_kb)
+    assert stale_statuses(kb, derive(kb, records, experiments)) == []
+    path.write_text(path.read_text().replace("verdict: holds", "verdict: fails"))
+    kb = load(base_kb)
+    assert [cid for cid, *_ in stale_statuses(kb, derive(kb, records, experiments))] == ["grows"]
+
+
+def test_methodology_prints_the_rules_it_runs() -> None:
+    text = methodology_markdown()
+    for rule in STATUS_RULES:
+        assert f"| {rule.when} | {rule.basis} | {rule.status.value} |" in text
+    for step in CERTAINTY_RULES:
+        assert f"| {step.name} | {step.change:+d} | {step.when} |" in text
+    assert "fewer than 3 seed values" in text and "α = 0.05" in text
+    assert "Student-t" in text and "Holm" in text and "between a b" in text
+
+
+def test_verdict_reasons(root: Path) -> None:
+    c = claim("c", pred("p"), pred("q", "< 1"), {"id": "o", "statement": "Later.", "open": True})
+    d = derive(make_kb(root, c), [run("r1", CLEAR)], EXPERIMENTS)
+    p, q, o = c.predictions
+    assert verdict_reason(p, verdict(d, pid="p")).startswith("Holds: the 97.50% interval [")
+    assert verdict_reason(q, verdict(d, pid="q")).startswith("Fails: the 95.00% interval [")
+    assert verdict_reason(o, verdict(d, pid="o")) == "Open: no experiment tests it yet."
+
+
+def test_the_golden_base_derives(base_kb: Path) -> None:
+    kb = load(base_kb)
+    d = derive(kb, [], {})
+    assert d.statuses["fast-training"].value is StatusValue.untested
+    assert d.verdicts == {}
+
+
+def test_prediction_hash_is_what_the_runs_record() -> None:
+    # The staleness tests rely on this: the statement is not part of the hash.
+    a = Prediction.model_validate(pred(statement="One."))
+    b = Prediction.model_validate(pred(statement="Two."))
+    assert prediction_sha256("c", a) == prediction_sha256("c", b)

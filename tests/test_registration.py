@@ -1,0 +1,115 @@
+"""Pre-registration moments read from a real (temporary) git history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kb.load import load
+from kb.registration import prediction_registrations
+
+CLAIM = "claims/demo/grows.yaml"
+
+
+def claim_text(threshold: str = "1", statement: str = "Up.", topic: str = "demo") -> str:
+    return (
+        f"schema_version: 1\nid: grows\nkind: phenomenon\ntitle: It grows\nstatement: It grows.\n"
+        f"summary: It grows.\ntopic: {topic}\nsources:\n  - citekey: ioffe2015\n    stance: proposes\n"
+        f"    locator: Abstract\npredictions:\n"
+        f"  - id: p\n    statement: {statement}\n    experiment: demo_experiment\n    metric: ratio\n"
+        f"    expect: '> {threshold}'\n"
+        f"  - id: q\n    statement: Steady.\n    experiment: demo_experiment\n    metric: ratio\n"
+        f"    expect: '< 10'\n"
+        f"created: 2026-01-01\nupdated: 2026-01-01\n"
+    )
+
+
+def git(root: Path, *args: str, when: str = "2026-01-01T00:00:00Z") -> None:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org",
+                    "-c", "commit.gpgsign=false", *args],
+                   cwd=root, env=env, check=True, capture_output=True)
+
+
+def commit(root: Path, when: str, message: str = "change") -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message, when=when)
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def registrations(root: Path) -> dict[tuple[str, str], dt.datetime | None]:
+    return prediction_registrations(root, load(root))
+
+
+@pytest.fixture
+def repo(base_kb: Path) -> Path:
+    (base_kb / CLAIM).write_text(claim_text())
+    git(base_kb, "init", "-q")
+    commit(base_kb, "2026-01-01T10:00:00+02:00")
+    return base_kb
+
+
+def test_not_a_git_repository(base_kb: Path) -> None:
+    (base_kb / CLAIM).write_text(claim_text())
+    assert registrations(base_kb) == {("grows", "p"): None, ("grows", "q"): None}
+
+
+def test_the_commit_time_in_utc(repo: Path) -> None:
+    assert registrations(repo) == {("grows", "p"): at("2026-01-01T08:00:00+00:00"),
+                                   ("grows", "q"): at("2026-01-01T08:00:00+00:00")}
+
+
+def test_changing_a_threshold_moves_its_moment_only(repo: Path) -> None:
+    (repo / CLAIM).write_text(claim_text(threshold="1.5"))
+    commit(repo, "2026-02-01T00:00:00Z")
+    (repo / CLAIM).write_text(claim_text(threshold="1.5", statement="Up, reworded."))
+    commit(repo, "2026-03-01T00:00:00Z")  # rewording does not re-register
+    assert registrations(repo) == {("grows", "p"): at("2026-02-01T00:00:00+00:00"),
+                                   ("grows", "q"): at("2026-01-01T08:00:00+00:00")}
+
+
+def test_an_uncommitted_change_is_not_registered(repo: Path) -> None:
+    (repo / CLAIM).write_text(claim_text(threshold="3"))
+    assert registrations(repo) == {("grows", "p"): None, ("grows", "q"): at("2026-01-01T08:00:00+00:00")}
+
+
+def test_changing_back_registers_again(repo: Path) -> None:
+    (repo / CLAIM).write_text(claim_text(threshold="2"))
+    commit(repo, "2026-02-01T00:00:00Z")
+    (repo / CLAIM).write_text(claim_text())
+    commit(repo, "2026-03-01T00:00:00Z")
+    assert registrations(repo)[("grows", "p")] == at("2026-03-01T00:00:00+00:00")
+
+
+def test_a_broken_version_in_between_is_skipped(repo: Path) -> None:
+    (repo / CLAIM).write_text(claim_text().replace("kind: phenomenon", "kind: [oops"))
+    commit(repo, "2026-02-01T00:00:00Z")
+    (repo / CLAIM).write_text(claim_text())
+    commit(repo, "2026-03-01T00:00:00Z")
+    assert registrations(repo)[("grows", "p")] == at("2026-01-01T08:00:00+00:00")
+
+
+def test_moving_the_file_keeps_the_moment(repo: Path) -> None:
+    (repo / "claims" / "other").mkdir()
+    (repo / CLAIM).unlink()
+    (repo / "claims" / "other" / "grows.yaml").write_text(claim_text(topic="other"))
+    commit(repo, "2026-02-01T00:00:00Z")
+    assert registrations(repo)[("grows", "p")] == at("2026-01-01T08:00:00+00:00")
+
+
+def test_a_knowledge_base_in_a_subfolder_of_the_repository(tmp_path: Path, repo: Path) -> None:
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    (repo / ".git").rename(outer / ".git")
+    repo.rename(outer / "kb")
+    git(outer, "add", "-A")  # the same files, one folder down: a rename
+    git(outer, "commit", "-q", "-m", "move", when="2026-02-01T00:00:00Z")
+    assert registrations(outer / "kb")[("grows", "q")] == at("2026-01-01T08:00:00+00:00")
