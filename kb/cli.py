@@ -81,8 +81,19 @@ def _load(root: Path | None):  # type: ignore[no-untyped-def]
 
 @app.command()
 def check(root: RootOption = None, format: FormatOption = Format.text) -> None:
-    """Validate every claim, the references and the links between them; exit 1 on any error."""
+    """Validate claims, references, experiments and run records; exit 1 on any error.
+
+    Also fails when a claim's stored status differs from the one derived from the runs and
+    the literature (fix with `kb status --write`).
+    """
     kb = _load(root)
+    if not kb.errors:
+        from kb import statuses
+
+        assessment = statuses.assess(kb)
+        kb.problems = sorted(
+            [*kb.problems, *assessment.record_problems, *statuses.stale_problems(kb, assessment)]
+        )
     if format is Format.json:
         from kb.render import print_json
 
@@ -230,8 +241,141 @@ def run(
     with render.RunProgress() as progress:
         report = runner.execute(plans, kb.root, options, progress)
     render.run_report(report)
+    from kb import statuses
+
+    last_run = report.records[-1].id if report.records else None
+    assessment, changes = statuses.refresh(kb.root, run_id=last_run)
+    served = {(r.claim, r.prediction) for p in plans for r in p.predictions}
+    render.verdicts(assessment, served)
+    render.status_changes(changes)
     if report.interrupted:
         raise typer.Exit(130)
+
+
+@app.command()
+def status(
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Write every out-of-date status block into its claim file."),
+    ] = False,
+    root: RootOption = None,
+    format: FormatOption = Format.text,
+) -> None:
+    """The state table: each claim's derived status, and what changed since the last commit."""
+    from kb import render, statuses
+
+    kb = _load(root)
+    kb.require_valid()
+    if write:
+        assessment, changes = statuses.refresh(kb.root)
+        kb = _load(root)
+    else:
+        assessment, changes = statuses.assess(kb), []
+    committed = statuses.committed_statuses(kb)
+    if format is Format.json:
+        render.print_json(
+            {
+                cid: {
+                    "derived": st.model_dump(mode="json", exclude={"history"}),
+                    "stored_is_current": cid not in assessment.stale,
+                    "committed": _status_value(committed.get(cid)),
+                }
+                for cid, st in sorted(assessment.derivation.statuses.items())
+            }
+        )
+        return
+    render.status_table(kb, assessment, committed)
+    render.status_changes(changes)
+    if assessment.stale and not write:
+        render.stderr.print(
+            render.safe(
+                f"{len(assessment.stale)} stored status(es) out of date: run `kb status --write`",
+                "yellow",
+            )
+        )
+
+
+def _status_value(status: object) -> str | None:
+    from kb.schema import Status
+
+    return status.value.value if isinstance(status, Status) else None
+
+
+@app.command()
+def verify(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="Id of a run record (its file name).")
+    ],
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 1,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance for a metric to match.")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance for a metric to match.")] = 1e-9,
+    timeout: Annotated[float, typer.Option(help="Seconds per seed.")] = 1800.0,
+    root: RootOption = None,
+) -> None:
+    """Re-execute a recorded run's config and seeds; report, metric by metric, whether they match."""
+    from kb import render, runner
+    from kb.verify import verify as verify_run
+
+    kb = _load(root)
+    kb.require_valid()
+    options = runner.RunOptions(
+        device=device, jobs=jobs, timeout_s=timeout, command=runner.command_line(sys.argv[1:])
+    )
+    with render.RunProgress() as progress:
+        report = verify_run(kb, run_id, options, progress, rtol=rtol, atol=atol)
+    render.verify_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def index(
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even if no file changed.")
+    ] = False,
+    sql: Annotated[
+        str | None, typer.Option("--sql", help="Run a read-only SQL query on the fresh index.")
+    ] = None,
+    root: RootOption = None,
+) -> None:
+    """Rebuild the SQL index (SQLite in .kb/, or $KB_DATABASE_URL) from the files."""
+    from kb import index as index_module
+    from kb import render
+
+    kb = _load(root)
+    kb.require_valid()
+    if sql:
+        render.print_json(index_module.query(kb, sql))
+        return
+    report = index_module.refresh(kb, force=force)
+    render.index_report(report)
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+
+
+@app.command()
+def export(
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="File format, one file per table.")
+    ] = ExportFormat.csv,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")] = Path(
+        "export"
+    ),
+    root: RootOption = None,
+) -> None:
+    """Export claims, sources, predictions, runs and per-seed metrics as tables."""
+    from kb import render
+    from kb.export import export as export_tables
+
+    kb = _load(root)
+    kb.require_valid()
+    report = export_tables(kb, output, format.value)
+    render.export_report(report)
 
 
 @app.command()

@@ -47,7 +47,7 @@ def _history(root: Path, file: str) -> list[tuple[str, dt.datetime, str]]:
     return commits
 
 
-def _blobs(root: Path, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
+def git_blobs(root: Path, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
     """Contents of `commit:path` for every pair, read by one `git cat-file --batch`."""
     if not wanted:
         return {}
@@ -94,7 +94,7 @@ def prediction_registrations(root: Path, kb: KnowledgeBase) -> dict[Key, dt.date
     top_path = Path(top.decode().strip())
     histories = {cid: _history(root, loaded.file) for cid, loaded in kb.claims.items()}
     wanted = sorted({(commit, path) for history in histories.values() for commit, _, path in history})
-    blobs = _blobs(top_path, wanted)
+    blobs = git_blobs(top_path, wanted)
     parsed: dict[tuple[str, str], dict[str, str] | object | None] = {}  # per (commit, file)
     for cid, loaded in kb.claims.items():
         current = {p.id: prediction_sha256(cid, p) for p in loaded.claim.predictions}

@@ -21,8 +21,14 @@ from kb.errors import KbError, Problem, Severity
 from kb.query import ClaimRow, ClaimView, OpenPrediction
 
 if TYPE_CHECKING:
+    from kb.export import ExportReport
+    from kb.index import IndexReport
+    from kb.load import KnowledgeBase
     from kb.records import SeedResult
     from kb.runner import RunPlan, RunReport
+    from kb.schema import Status
+    from kb.statuses import Assessment, Change
+    from kb.verify import VerifyReport
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _STATUS_STYLE = {
@@ -51,7 +57,7 @@ def print_json(data: Any) -> None:
 def problems(found: Sequence[Problem], files: int) -> None:
     for p in found:
         style = "yellow" if p.severity is Severity.warning else "red"
-        stdout.print(safe(str(p), style))
+        stdout.print(safe(str(p), style), soft_wrap=True)  # one problem, one line: greppable
     errors = sum(p.severity is Severity.error for p in found)
     warnings = len(found) - errors
     summary = f"checked {files} claim file(s): {errors} error(s), {warnings} warning(s)"
@@ -60,7 +66,7 @@ def problems(found: Sequence[Problem], files: int) -> None:
 
 def error(exc: KbError) -> None:
     for p in exc.problems[:20]:
-        stderr.print(safe(str(p), "red"))
+        stderr.print(safe(str(p), "red"), soft_wrap=True)
     if len(exc.problems) > 20:
         stderr.print(safe(f"... and {len(exc.problems) - 20} more"))
     stderr.print(safe(f"error: {exc.message}", "bold red"))
@@ -295,3 +301,139 @@ def run_report(report: RunReport) -> None:
         stdout.print(safe(f"{plan.name}: every seed already recorded; nothing new to run", "dim"))
     if report.interrupted:
         stderr.print(safe("interrupted: finished seeds were kept and recorded", "yellow"))
+
+
+def _interval(v: Any) -> str:
+    if v.estimate is None:
+        return ""
+    if v.interval is None:
+        return f"{v.estimate:.4g}"
+    return f"{v.estimate:.4g} [{v.interval[0]:.4g}, {v.interval[1]:.4g}]"
+
+
+def verdicts(assessment: Assessment, served: set[tuple[str, str]]) -> None:
+    """Estimate, interval and verdict of each prediction the run served."""
+    table = Table(
+        header_style="bold", box=None, pad_edge=False, title="Verdicts", title_justify="left"
+    )
+    for column in (
+        "claim",
+        "prediction",
+        "scale",
+        "n",
+        "estimate [interval]",
+        "level",
+        "verdict",
+        "kind",
+    ):
+        table.add_column(column, no_wrap=True)
+    for (cid, pid), v in sorted(assessment.derivation.verdicts.items()):
+        if (cid, pid) not in served:
+            continue
+        kind = {True: "confirmatory", False: "exploratory", None: ""}[v.confirmatory]
+        level = f"{v.level:.4g}" if v.level else ""
+        table.add_row(
+            safe(cid),
+            safe(pid),
+            safe(v.scale or ""),
+            safe(v.n),
+            safe(_interval(v)),
+            safe(level),
+            safe(v.verdict.value, _STATUS_STYLE.get(v.verdict.value, "")),
+            safe(kind),
+        )
+    stdout.print(table)
+
+
+def _label(status: Status | None) -> str:
+    return f"{status.value.value} · {status.certainty.value}" if status else "—"
+
+
+def status_changes(changes: Sequence[Change]) -> None:
+    for change in changes:
+        stdout.print(
+            safe(
+                f"status of {change.claim}: {_label(change.before)} → {_label(change.after)}",
+                "bold",
+            )
+        )
+
+
+def status_table(
+    kb: KnowledgeBase, assessment: Assessment, committed: dict[str, Status | None]
+) -> None:
+    rows = []
+    for cid, st in sorted(assessment.derivation.statuses.items()):
+        before = committed.get(cid)
+        same = before is not None and (before.value, before.certainty) == (st.value, st.certainty)
+        moved = "new" if before is None else ("" if same else f"was {_label(before)}")
+        rows.append((cid, st, moved))
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    widths = _widths(
+        rows,
+        claim=lambda r: r[0],
+        status=lambda r: r[1].value.value,
+        certainty=lambda r: r[1].certainty.value,
+        basis=lambda r: r[1].basis,
+        since_commit=lambda r: r[2],
+    )
+    for column, width in widths.items():
+        table.add_column(column.replace("_", " "), no_wrap=True, min_width=width)
+    wide = stdout.width >= 120  # the reason needs room; `kb show` prints it whole anyway
+    if wide:
+        table.add_column("reason", overflow="ellipsis", no_wrap=True, min_width=20)
+    for cid, st, moved in rows:
+        cells = [
+            safe(cid),
+            safe(st.value.value, _STATUS_STYLE.get(st.value.value, "")),
+            safe(st.certainty.value),
+            safe(st.basis),
+            safe(moved, "yellow"),
+            safe(st.reason),
+        ]
+        table.add_row(*(cells if wide else cells[:-1]))
+    stdout.print(table)
+
+
+def verify_report(report: VerifyReport) -> None:
+    record = report.record
+    stdout.print(
+        safe(
+            f"verify {record.experiment} [{record.scale}] run {record.id} (rtol {report.rtol:g}, atol {report.atol:g})",
+            "bold",
+        )
+    )
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column in ("seed", "metric", "recorded", "reproduced", "match"):
+        table.add_column(column, no_wrap=True)
+    for c in report.checks:
+        match = c.matches(report.rtol, report.atol)
+        table.add_row(
+            safe(c.seed),
+            safe(c.metric),
+            f"{c.recorded:.10g}",
+            "failed" if c.reproduced is None else f"{c.reproduced:.10g}",
+            safe("yes" if match else "NO", "green" if match else "red"),
+        )
+    stdout.print(table)
+    for seed, reason in sorted(report.failures.items()):
+        stdout.print(safe(f"seed {seed} failed on re-execution: {reason}", "red"))
+    for note in report.notes:
+        stdout.print(safe(f"note: {note}", "yellow"))
+    stdout.print(
+        safe(
+            "verified: every metric matches" if report.ok else "NOT verified",
+            "bold green" if report.ok else "bold red",
+        )
+    )
+
+
+def index_report(report: IndexReport) -> None:
+    what = "rebuilt" if report.rebuilt else "already up to date"
+    stdout.print(safe(f"index {what}: {report.url}", "bold"))
+    stdout.print(safe(", ".join(f"{n} {name}" for name, n in report.counts.items())))
+
+
+def export_report(report: ExportReport) -> None:
+    for path in report.files:
+        stdout.print(safe(f"wrote {path}"))

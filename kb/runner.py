@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,6 +328,57 @@ def _run_seed(
     )
 
 
+def compute(
+    plans: list[RunPlan],
+    todo: list[tuple[int, int]],
+    root: Path,
+    options: RunOptions,
+    events: RunEvents,
+    finished: Callable[[int, int, SeedResult], None],
+) -> bool:
+    """Run each (plan index, seed) in `todo` in its own process, `options.jobs` at a time.
+
+    Calls `finished` as each seed ends. Returns True when Ctrl-C stopped the work: the
+    children are killed, and seeds that had already finished are still reported.
+    """
+    children = _Children()
+    with (
+        tempfile.TemporaryDirectory(prefix="kb-run-") as tmp,
+        ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool,
+    ):
+        workdir = Path(tmp)
+        pending: dict[Future[SeedResult | None], tuple[int, int]] = {}
+        queue = list(todo)
+        free_slots = list(range(max(1, options.jobs)))
+        slot_of: dict[Future[SeedResult | None], int] = {}
+        try:
+            while queue or pending:
+                while queue and free_slots:
+                    i, seed = queue.pop(0)
+                    slot = free_slots.pop(0)
+                    events.seed_started(plans[i], seed)
+                    future = pool.submit(
+                        _run_seed, plans[i], seed, slot, root, options, children, workdir
+                    )
+                    pending[future] = (i, seed)
+                    slot_of[future] = slot
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i, seed = pending.pop(future)
+                    free_slots.append(slot_of.pop(future))
+                    seed_result = future.result()
+                    if seed_result is not None:
+                        finished(i, seed, seed_result)
+        except KeyboardInterrupt:
+            children.kill_all()
+            for future, (i, seed) in pending.items():
+                seed_result = future.result()
+                if seed_result is not None and seed_result.outcome is Outcome.ok:
+                    finished(i, seed, seed_result)
+            return True
+    return False
+
+
 def execute(
     plans: list[RunPlan], root: Path, options: RunOptions, events: RunEvents | None = None
 ) -> RunReport:
@@ -350,50 +401,16 @@ def execute(
             else:
                 todo.append((i, seed))
         events.planned(plan, sum(1 for j, _ in todo if j == i), len(results[i]))
-    children = _Children()
     report = RunReport()
-    with (
-        tempfile.TemporaryDirectory(prefix="kb-run-") as tmp,
-        ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool,
-    ):
-        workdir = Path(tmp)
-        pending: dict[Future[Any], tuple[int, int]] = {}
-        queue = list(todo)
-        free_slots = list(range(max(1, options.jobs)))
-        slot_of: dict[Future[Any], int] = {}
-        try:
-            while queue or pending:
-                while queue and free_slots:
-                    i, seed = queue.pop(0)
-                    slot = free_slots.pop(0)
-                    events.seed_started(plans[i], seed)
-                    future = pool.submit(
-                        _run_seed, plans[i], seed, slot, root, options, children, workdir
-                    )
-                    pending[future] = (i, seed)
-                    slot_of[future] = slot
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    i, seed = pending.pop(future)
-                    free_slots.append(slot_of.pop(future))
-                    seed_result = future.result()
-                    if seed_result is None:
-                        continue
-                    if seed_result.outcome is Outcome.ok:
-                        _cache(root, plans[i], seed_result)
-                    results[i][seed] = seed_result
-                    computed[i].add(seed)
-                    events.seed_finished(plans[i], seed_result)
-        except KeyboardInterrupt:
-            report.interrupted = True
-            children.kill_all()
-            for future in list(pending):
-                i, seed = pending.pop(future)
-                seed_result = future.result()
-                if seed_result is not None and seed_result.outcome is Outcome.ok:
-                    _cache(root, plans[i], seed_result)
-                    results[i][seed] = seed_result
-                    computed[i].add(seed)
+
+    def finished(i: int, seed: int, seed_result: SeedResult) -> None:
+        if seed_result.outcome is Outcome.ok:
+            _cache(root, plans[i], seed_result)
+        results[i][seed] = seed_result
+        computed[i].add(seed)
+        events.seed_finished(plans[i], seed_result)
+
+    report.interrupted = compute(plans, todo, root, options, events, finished)
     finished_at = dt.datetime.now(dt.UTC)
     git = provenance.git_info(root)
     packages = provenance.package_versions()
