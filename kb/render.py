@@ -313,35 +313,29 @@ def _interval(v: Any) -> str:
 
 def verdicts(assessment: Assessment, served: set[tuple[str, str]]) -> None:
     """Estimate, interval and verdict of each prediction the run served."""
+    kinds = {True: "confirmatory", False: "exploratory", None: ""}
+    rows = [
+        (
+            cid,
+            pid,
+            v.scale or "",
+            str(v.n),
+            _interval(v),
+            f"{v.level:.4g}" if v.level else "",
+            v.verdict.value,
+            kinds[v.confirmatory],
+        )
+        for (cid, pid), v in sorted(assessment.derivation.verdicts.items())
+        if (cid, pid) in served
+    ]
     table = Table(
         header_style="bold", box=None, pad_edge=False, title="Verdicts", title_justify="left"
     )
-    for column in (
-        "claim",
-        "prediction",
-        "scale",
-        "n",
-        "estimate [interval]",
-        "level",
-        "verdict",
-        "kind",
-    ):
-        table.add_column(column, no_wrap=True)
-    for (cid, pid), v in sorted(assessment.derivation.verdicts.items()):
-        if (cid, pid) not in served:
-            continue
-        kind = {True: "confirmatory", False: "exploratory", None: ""}[v.confirmatory]
-        level = f"{v.level:.4g}" if v.level else ""
-        table.add_row(
-            safe(cid),
-            safe(pid),
-            safe(v.scale or ""),
-            safe(v.n),
-            safe(_interval(v)),
-            safe(level),
-            safe(v.verdict.value, _STATUS_STYLE.get(v.verdict.value, "")),
-            safe(kind),
-        )
+    names = ("claim", "prediction", "scale", "n", "estimate [interval]", "level", "verdict", "kind")
+    for k, name in enumerate(names):
+        table.add_column(name, no_wrap=True, min_width=max([len(name), *(len(r[k]) for r in rows)]))
+    for r in rows:
+        table.add_row(*(safe(cell, _STATUS_STYLE.get(cell, "")) for cell in r))
     stdout.print(table)
 
 
