@@ -1,0 +1,326 @@
+"""Small knowledge bases for the site tests, and a helper that builds them with MkDocs.
+
+`make_site_kb` is tests/golden/base plus three competing explanations of its phenomenon
+(with stored statuses, verdicts and history) and two run records of the demo experiment;
+`make_evil_kb` adds a claim and a reference whose text tries to run script in a browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kb.records import (
+    GitInfo,
+    Hardware,
+    PredictionRef,
+    RunOutcome,
+    RunRecord,
+    SeedResult,
+    write_record,
+)
+
+SITE_TESTS = Path(__file__).resolve().parent
+REPO = SITE_TESTS.parent.parent
+BASE_KB = REPO / "tests" / "golden" / "base"
+GOLDEN = SITE_TESTS / "golden"
+CONFIG = REPO / "mkdocs.yml"
+RUN_A = "20260301T120000Z-aaaaaa"
+RUN_B = "20260215T090000Z-bbbbbb"
+
+PHENOMENON = """\
+schema_version: 1
+id: fast-training
+kind: phenomenon
+title: A phenomenon
+statement: Something happens.
+summary: It happens reliably.
+topic: demo
+tags: [demo]
+scope:
+  architectures: [mlp]
+  data_scale: [toy, small]
+sources:
+  - citekey: ioffe2015
+    stance: proposes
+    locator: Abstract
+predictions:
+  - id: ratio-above-one
+    statement: The ratio is above one.
+    experiment: demo_experiment
+    metric: ratio
+    expect: "> 1"
+status:
+  value: supported
+  certainty: moderate
+  reason: 1 of 1 tested prediction holds (ratio-above-one); no independent source takes a side.
+  basis: experiments
+  certainty_steps:
+    - change: -1
+      reason: only smoke-scale evidence (toy data)
+  verdicts:
+    - prediction: ratio-above-one
+      verdict: holds
+      scale: smoke
+      estimate: 2.01
+      interval: [1.93, 2.09]
+      level: 0.983333
+      p_adjusted: 0.0003
+      n: 5
+      runs: [%(run_a)s]
+      confirmatory: true
+  history:
+    - date: 2026-03-01
+      status: supported
+      certainty: moderate
+      run: %(run_a)s
+created: 2026-01-01
+updated: 2026-03-01
+"""
+
+EXPLANATION_A = """\
+schema_version: 1
+id: steady-gradients
+kind: explanation
+explains: fast-training
+title: It happens because the gradients are steady
+statement: The gradients barely change direction, so large steps are safe.
+summary: >-
+  If the gradient stays predictive along the trajectory, a larger step lands where the
+  gradient is still informative.
+topic: demo
+tags: [demo, gradients]
+scope:
+  architectures: [mlp]
+  data_scale: [toy]
+sources:
+  - citekey: santurkar2018
+    stance: proposes
+    locator: Sec. 3.1
+    note: Measures how predictive the gradient stays.
+  - citekey: ioffe2015
+    stance: supports
+    locator: Sec. 4
+    quote: training is faster
+predictions:
+  - id: ratio-high
+    statement: The ratio is well above one and a half.
+    experiment: demo_experiment
+    metric: ratio
+    expect: "> 1.5"
+    registered: 2026-01-15
+status:
+  value: supported
+  certainty: moderate
+  reason: 1 of 1 tested prediction holds (ratio-high); 1 source supports.
+  basis: experiments
+  certainty_steps:
+    - change: -1
+      reason: only smoke-scale evidence (toy data)
+  verdicts:
+    - prediction: ratio-high
+      verdict: holds
+      scale: smoke
+      estimate: 2.01
+      interval: [1.93, 2.09]
+      level: 0.983333
+      p_adjusted: 0.0004
+      n: 5
+      runs: [%(run_a)s]
+      stale_runs: [%(run_b)s]
+      confirmatory: true
+  history:
+    - date: 2026-02-01
+      status: untested
+      certainty: low
+    - date: 2026-03-01
+      status: supported
+      certainty: moderate
+      run: %(run_a)s
+created: 2026-01-15
+updated: 2026-03-01
+"""
+
+EXPLANATION_B = """\
+schema_version: 1
+id: small-ratio
+kind: explanation
+explains: fast-training
+title: It happens for a reason that predicts a small ratio
+statement: The effect is small; the ratio stays close to one.
+summary: A competing account that expects only a small change.
+topic: demo
+tags: [demo]
+scope:
+  architectures: [mlp, cnn]
+  data_scale: [toy, small]
+sources:
+  - citekey: ioffe2015
+    stance: proposes
+    locator: Sec. 2
+  - citekey: santurkar2018
+    stance: refutes
+    locator: Sec. 2.1, Fig. 2
+    note: Finds a large ratio.
+predictions:
+  - id: ratio-low
+    statement: The ratio stays below one and a quarter.
+    experiment: demo_experiment
+    metric: ratio
+    expect: "< 1.25"
+  - id: gap-small
+    statement: The gap between the arms stays small.
+    open: true
+    metric: gap
+    expect: "between 0 0.1"
+status:
+  value: refuted
+  certainty: low
+  reason: 0 of 1 tested prediction holds, 1 fails (ratio-low); 1 source refutes.
+  basis: experiments
+  certainty_steps:
+    - change: -1
+      reason: only smoke-scale evidence (toy data)
+    - change: -1
+      reason: a single device (cpu)
+  verdicts:
+    - prediction: ratio-low
+      verdict: fails
+      scale: smoke
+      estimate: 2.01
+      interval: [1.93, 2.09]
+      level: 0.983333
+      p_adjusted: 0.0001
+      n: 5
+      runs: [%(run_a)s]
+      confirmatory: false
+    - prediction: gap-small
+      verdict: untested
+  history:
+    - date: 2026-03-01
+      status: refuted
+      certainty: low
+      run: %(run_a)s
+created: 2026-01-20
+updated: 2026-03-01
+"""
+
+EXPLANATION_C = """\
+schema_version: 1
+id: mid-ratio
+kind: explanation
+explains: fast-training
+title: It happens because of a moderate effect nobody has derived yet
+statement: The ratio sits between 1.9 and 2.2.
+summary: Proposed recently; its status has not been derived.
+topic: demo
+sources:
+  - citekey: santurkar2018
+    stance: discusses
+    locator: Appendix
+predictions:
+  - id: ratio-mid
+    statement: The ratio lies between 1.9 and 2.2.
+    experiment: demo_experiment
+    metric: ratio
+    expect: "between 1.9 2.2"
+created: 2026-03-02
+updated: 2026-03-02
+"""
+
+EVIL_TEXT = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
+EVIL_CLAIM = r"""schema_version: 1
+id: evil-claim
+kind: explanation
+explains: fast-training
+title: 'Harmless title <script>window.__pwned=1</script><img src=x onerror="window.__pwned=1"> zebraword'
+statement: 'Click [x](javascript:window.__pwned=1) or <a href="javascript:window.__pwned=1">here</a>.'
+summary: |-
+  <img src=x onerror="window.__pwned=1"> [x](javascript:window.__pwned=1)
+
+  </div></table><script>window.__pwned=1</script> &lt;script&gt;window.__pwned=1&lt;/script&gt; {{ config }}
+topic: demo
+tags: [demo]
+sources:
+  - citekey: evil2020
+    stance: proposes
+    locator: "<b onmouseover=\"window.__pwned=1\">Sec. 1</b>\n\n[w](javascript:window.__pwned=1)\n\n```\n"
+    note: '[click me](javascript:window.__pwned=1) <svg onload="window.__pwned=1">'
+    quote: '</q><script>window.__pwned=1</script>'
+would_change_our_mind: "x\n\n```\n[z](javascript:window.__pwned=1)\n\n# heading\n\n<img src=x onerror=\"window.__pwned=1\">"
+predictions:
+  - id: evil-prediction
+    statement: '<iframe src="javascript:window.__pwned=1"></iframe> [y](javascript:window.__pwned=1)'
+    open: true
+    metric: gap
+    expect: "> 1"
+created: 2026-03-03
+updated: 2026-03-03
+"""
+EVIL_BIB = """
+@misc{evil2020,
+  title  = {A title with <script>window.__pwned=1</script> in it},
+  author = {Mallory, Eve and Other, An},
+  year   = {2020},
+  url    = {javascript:window.__pwned=1},
+}
+"""
+
+
+def _record(run_id: str, started: dt.datetime, scale: str, values: list[float]) -> RunRecord:
+    results = [
+        SeedResult(
+            seed=i, key=f"key-{run_id}-{i}", outcome="ok", metrics={"ratio": v},
+            curves={"trace": {"x": [0.0, 1.0, 2.0], "y": [0.0, v / 2, v]}}, wall_s=0.5, device="cpu",
+        )
+        for i, v in enumerate(values)
+    ]
+    return RunRecord(
+        id=run_id, experiment="demo_experiment", scale=scale, config={"mean": 2.0, "noise": 0.1},
+        seeds=list(range(len(values))), outcome=RunOutcome.ok, results=results,
+        script="repro/demo_experiment.py", script_sha256="0" * 64,
+        predictions=[PredictionRef(claim="steady-gradients", prediction="ratio-high", sha256="1" * 64)],
+        git=GitInfo(commit="abcdef0123456789", dirty=scale == "full", diff="--- a/x\n+++ b/x\n" if scale == "full" else None),
+        packages={"torch": "2.13.0", "numpy": "2.4.6"},
+        hardware=Hardware(device="cpu", cpu="x86_64", cores=2, platform="Linux-x86_64"),
+        started=started, finished=started + dt.timedelta(seconds=30), wall_s=30.0,
+        command="kb run demo_experiment --seeds 5",
+    )
+
+
+def make_site_kb(root: Path) -> Path:
+    """The site test knowledge base at `root` (replaced if it exists)."""
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(BASE_KB, root)
+    names = {"run_a": RUN_A, "run_b": RUN_B}
+    for name, text in (("fast-training", PHENOMENON), ("steady-gradients", EXPLANATION_A),
+                       ("small-ratio", EXPLANATION_B), ("mid-ratio", EXPLANATION_C)):
+        (root / "claims" / "demo" / f"{name}.yaml").write_text(text % names, encoding="utf-8")
+    utc = dt.UTC
+    write_record(root, _record(RUN_B, dt.datetime(2026, 2, 15, 9, tzinfo=utc), "full", [1.7, 1.9, 2.2]))
+    write_record(root, _record(RUN_A, dt.datetime(2026, 3, 1, 12, tzinfo=utc), "smoke", [1.95, 2.03, 2.08, 1.98, 2.01]))
+    return root
+
+
+def make_evil_kb(root: Path) -> Path:
+    make_site_kb(root)
+    (root / "claims" / "demo" / "evil-claim.yaml").write_text(EVIL_CLAIM, encoding="utf-8")
+    with (root / "claims" / "references.bib").open("a", encoding="utf-8") as bib:
+        bib.write(EVIL_BIB)
+    return root
+
+
+def mkdocs_build(root: Path, output: Path, *, strict: bool = True) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build` of the knowledge base at `root` with the project's mkdocs.yml
+    (plots cached next to the output, so tests never write into the repository)."""
+    cache = output.parent / f"{output.name}-plot-cache"
+    env = {**os.environ, "KB_ROOT": str(root), "NO_MKDOCS_2_WARNING": "1", "KB_SITE_CACHE": str(cache)}
+    args = [sys.executable, "-m", "mkdocs", "build", "-f", str(CONFIG), "-d", str(output)]
+    return subprocess.run(
+        [*args, "--strict"] if strict else args, env=env, capture_output=True, text=True, timeout=120
+    )
