@@ -55,6 +55,12 @@ RootOption = Annotated[
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
+def _mount_site() -> None:
+    from kb.site.cli import app as site_app  # imports only typer: `kb --help` stays fast
+
+    app.add_typer(site_app, name="site", help="Build or serve the website.")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"kb {__version__}")
@@ -394,6 +400,9 @@ def schema(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+_mount_site()
 
 
 def main() -> None:

@@ -47,8 +47,12 @@ class VerifyReport:
 
 
 def find_record(kb: KnowledgeBase, run_id: str) -> RunRecord:
+    """The run with this id; an experiment name means that experiment's latest run."""
     records, _ = read_records(kb.root)
     by_id = {r.id: r for r in records}
+    latest = {r.experiment: r for r in records if r.ok_results()}  # records come oldest first
+    if run_id in latest and run_id not in by_id:
+        return latest[run_id]
     if run_id not in by_id:
         raise KbError(f"no run record with id '{run_id}'{suggest(run_id, by_id)}")
     return by_id[run_id]
