@@ -1,0 +1,175 @@
+"""Largest stable learning rate with and without BatchNorm, and the speed-up at a small one.
+
+Reproduces: Bjorck, Gomes, Selman & Weinberger 2018, "Understanding Batch Normalization"
+(110-layer ResNet on CIFAR-10, SGD): BatchNorm's benefit comes mainly from allowing much
+larger learning rates; without it large rates diverge, and at a rate small enough for both
+networks they behave much alike.
+
+Tests:  bn-enables-large-lr / higher-max-stable-lr   (max_stable_lr_ratio_bn_vs_plain >= 4)
+        bn-enables-large-lr / no-speedup-at-small-lr (steps_ratio_plain_vs_bn_small_lr <= 1.25)
+
+1. Sweep. For each learning rate 2^k on the grid (LR_EXPONENTS), a network with BatchNorm
+   and the same network without it (same initial weights' seed, same batch order) train for
+   SWEEP_STEPS steps of SGD. A run is *stable* if its loss never became non-finite and its
+   mean minibatch loss over the last tenth of the steps is below its initial loss (the loss
+   of the untrained network on the whole training set, in training mode). The largest
+   stable rate of the grid is taken per arm. If the BN network is stable at the top of the
+   grid the ratio is a lower bound (flagged by bn_stable_at_grid_top); an arm stable nowhere
+   is counted at half the smallest rate.
+2. Small rate. Both arms train at a quarter of the plain network's largest stable rate until
+   training accuracy reaches TARGET (checked every EVAL_EVERY steps); an arm that never
+   does is counted at the step budget (so its ratio is then a bound).
+
+Smoke: MNIST-1D (4,000 examples, generated offline), an 8x128 ReLU MLP (not a ResNet: a
+ResNet sweep does not fit the smoke budget), plain SGD; ~15 s per seed on one CPU thread.
+Full: CIFAR-10 from a local copy (`cifar_root`) and a 110-layer ResNet (3 stages of 18
+blocks) with and without BN, SGD with momentum 0.9; several GPU hours per seed. Note that
+the unnormalized He-initialised ResNet-110 has an exploding forward signal at init, which is
+part of what the paper describes.
+"""
+
+import copy
+import math
+
+import torch
+
+from kb.lab.cifar import load_cifar10
+from kb.lab.data import mnist1d
+from kb.lab.models import MLP, ResNet
+from kb.lab.train import evaluate, steps_to_target, train
+
+SCALES = {
+    "smoke": {
+        "data": "mnist1d",
+        "n_train": 4000,  # examples
+        "model": "mlp",
+        "width": 128,  # units per hidden layer
+        "depth": 8,  # hidden layers
+        "momentum": 0.0,  # SGD heavy-ball momentum
+        "batch_size": 128,
+        "lr_exponents": [-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5],  # grid: lr = 2^k
+        "sweep_steps": 200,  # steps per (arm, lr) in the sweep
+        "small_lr_fraction": 0.25,  # small rate = this x plain's largest stable rate
+        "max_steps": 2000,  # step budget per arm at the small rate
+        "eval_every": 50,  # steps between training-accuracy checks
+        "target_train_acc": 0.85,
+    },
+    "full": {
+        "data": "cifar10",
+        "cifar_root": "data/cifar-10-batches-py",
+        "n_train": 50000,
+        "model": "resnet",
+        "widths": [16, 32, 64],
+        "blocks_per_stage": 18,  # 6 * 18 + 2 = 110 layers
+        "momentum": 0.9,
+        "batch_size": 128,
+        "lr_exponents": [-10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3],
+        "sweep_steps": 2000,
+        "small_lr_fraction": 0.25,
+        "max_steps": 40000,
+        "eval_every": 500,
+        "target_train_acc": 0.9,
+    },
+}
+REGIME = {
+    "smoke": {"data_scale": "toy", "architectures": ["mlp"]},
+    "full": {"data_scale": "small", "architectures": ["resnet"]},
+}
+METRICS = {
+    "max_stable_lr_ratio_bn_vs_plain": "largest stable learning rate on the log2 grid, BN over plain",
+    "max_stable_lr_bn": "largest stable learning rate of the BN network",
+    "max_stable_lr_plain": "largest stable learning rate of the plain network",
+    "bn_stable_at_grid_top": "1 if the BN network was stable at the largest grid rate (ratio is a lower bound)",
+    "small_lr": "the small learning rate: small_lr_fraction x the plain network's largest stable rate",
+    "steps_ratio_plain_vs_bn_small_lr": "steps to target train accuracy at the small rate, plain over BN",
+    "steps_bn_small_lr": "steps to target train accuracy at the small rate with BN",
+    "steps_plain_small_lr": "steps to target train accuracy at the small rate without BN",
+}
+ARMS = ("plain", "bn")
+
+
+def load_data(config, seed, device):
+    if config["data"] == "mnist1d":
+        return mnist1d(n_train=config["n_train"], n_test=1000, seed=seed, device=device)
+    return load_cifar10(config["cifar_root"], device=device, n_train=config["n_train"])
+
+
+def build_model(config, arm, data, seed):
+    if config["model"] == "mlp":
+        d_in = math.prod(data.x_train.shape[1:])
+        norm = "batch" if arm == "bn" else None
+        return MLP(d_in, config["width"], config["depth"], data.n_classes, norm=norm, seed=seed)
+    return ResNet(dim=2, in_channels=3, n_classes=data.n_classes, widths=config["widths"],
+                  blocks_per_stage=config["blocks_per_stage"], batchnorm=arm == "bn", seed=seed)
+
+
+def initial_loss(model, data):
+    """Loss of the untrained network on the whole training set in training mode (a copy, so
+    BN running statistics of the real model are untouched)."""
+    probe = copy.deepcopy(model).train()
+    with torch.no_grad():
+        losses = [torch.nn.functional.cross_entropy(probe(data.x_train[i:i + 4096]), data.y_train[i:i + 4096],
+                                                    reduction="sum") for i in range(0, data.n_train, 4096)]
+    return float(sum(losses)) / data.n_train
+
+
+def is_stable(config, arm, data, seed, device, lr):
+    model = build_model(config, arm, data, seed).to(device)
+    start = initial_loss(model, data)
+    steps = config["sweep_steps"]
+    result = train(model, data, steps=steps, lr=lr, optimizer="sgd", momentum=config["momentum"],
+                   batch_size=config["batch_size"], seed=seed, device=device,
+                   eval_every=max(1, steps // 10))
+    end = result.train_loss[-1] if result.train_loss else math.nan
+    return (not result.diverged) and math.isfinite(end) and end < start, end
+
+
+def steps_at(config, arm, data, seed, device, lr):
+    model = build_model(config, arm, data, seed).to(device)
+    accs = []
+
+    def record(step, model):
+        accs.append((step, evaluate(model, data.x_train, data.y_train)[1]))
+        return accs[-1][1] >= config["target_train_acc"]
+
+    result = train(model, data, steps=config["max_steps"], lr=lr, optimizer="sgd",
+                   momentum=config["momentum"], batch_size=config["batch_size"], seed=seed,
+                   device=device, eval_every=config["eval_every"], callback=record)
+    reached = steps_to_target(accs, config["target_train_acc"])
+    steps = config["max_steps"] if reached is None or result.diverged else reached
+    return float(steps), accs
+
+
+def run(config, seed, device):
+    data = load_data(config, seed, device)
+    lrs = [2.0**k for k in config["lr_exponents"]]
+    metrics, curves, best = {}, {}, {}
+    for arm in ARMS:
+        stable, final = [], []
+        for lr in lrs:
+            ok, end = is_stable(config, arm, data, seed, device, lr)
+            stable.append(ok)
+            final.append(end if math.isfinite(end) else 1e9)  # 1e9 stands for "diverged"
+        ok_lrs = [lr for lr, ok in zip(lrs, stable, strict=True) if ok]
+        best[arm] = max(ok_lrs) if ok_lrs else lrs[0] / 2
+        metrics[f"max_stable_lr_{arm}"] = best[arm]
+        curves[f"final_sweep_loss_{arm}"] = {"x": config["lr_exponents"], "y": final}
+        curves[f"stable_{arm}"] = {"x": config["lr_exponents"], "y": [float(s) for s in stable]}
+        if arm == "bn":
+            metrics["bn_stable_at_grid_top"] = float(stable[-1])
+    metrics["max_stable_lr_ratio_bn_vs_plain"] = best["bn"] / best["plain"]
+
+    small = config["small_lr_fraction"] * best["plain"]
+    metrics["small_lr"] = small
+    for arm in ARMS:
+        steps, accs = steps_at(config, arm, data, seed, device, small)
+        metrics[f"steps_{arm}_small_lr"] = steps
+        curves[f"train_acc_small_lr_{arm}"] = {"x": [s for s, _ in accs], "y": [a for _, a in accs]}
+    metrics["steps_ratio_plain_vs_bn_small_lr"] = metrics["steps_plain_small_lr"] / metrics["steps_bn_small_lr"]
+    return {"metrics": metrics, "curves": curves}
+
+
+if __name__ == "__main__":
+    from kb.experiment import standalone
+
+    standalone(run, SCALES)

@@ -1,0 +1,145 @@
+"""Loss and gradient smoothness along the training trajectory, with and without BatchNorm.
+
+Reproduces: Santurkar, Tsipras, Ilyas & Madry 2018, "How Does Batch Normalization Help
+Optimization?", Sec. 3.1 (Fig. 4). At points along training, step from the current weights
+along the gradient g by several step sizes eta and look at (a) the range of the loss
+L(theta - eta g) ("loss landscape" variation), (b) the change of the gradient
+||grad L(theta - eta g) - g||_2 ("gradient predictiveness", smaller is more predictive) and
+(c) the largest change of the gradient per unit distance moved, max_eta ||grad L(theta -
+eta g) - g|| / (eta ||g||), the "effective beta-smoothness". The paper finds all three
+markedly smaller with BatchNorm.
+
+Tests:  bn-smooths-landscape / bn-smoother-along-trajectory   (smoothness_ratio_bn_vs_plain < 0.8)
+
+Two arms share the initial weights' seed, the batch order and the learning rate: a ReLU
+network without normalization and the same network with BatchNorm before each ReLU, both
+trained with plain SGD. Every PROBE_EVERY steps, kb.lab.landscape.gradient_step_probe runs on
+one fixed batch of training examples (training mode, so BN uses that batch's statistics)
+with step sizes `step_sizes`. The paper's exact range could not be confirmed; we use
+0.05-0.4, i.e. 0.5x-4x the training learning rate of 0.1 (the rate of the paper's VGG
+runs). Each quantity is averaged over checkpoints per arm and reported as BN / plain.
+
+Smoke: MNIST-1D (4,000 examples, generated offline), an 8x128 ReLU MLP, SGD lr 0.1, 1,500
+steps per arm, a probe every 50 steps; ~10 s per seed on one CPU thread. Full: CIFAR-10 from
+a local copy (`cifar_root`) and a VGG-style network as in the paper; ~1 h per seed on a GPU.
+"""
+
+import math
+
+import torch
+
+from kb.lab.cifar import load_cifar10
+from kb.lab.data import mnist1d
+from kb.lab.measure import gradient_step_probe
+from kb.lab.models import MLP, VGG
+from kb.lab.rng import generator
+from kb.lab.train import train
+
+SCALES = {
+    "smoke": {
+        "data": "mnist1d",
+        "n_train": 4000,  # examples
+        "model": "mlp",
+        "width": 128,  # units per hidden layer
+        "depth": 8,  # hidden layers
+        "lr": 0.1,  # SGD, no momentum, both arms
+        "batch_size": 128,
+        "steps": 1500,  # optimizer steps per arm
+        "probe_every": 50,  # steps between probes
+        "probe_batch": 128,  # examples in the fixed probe batch
+        "step_sizes": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4],  # eta, absolute (lr units)
+    },
+    "full": {
+        "data": "cifar10",
+        "cifar_root": "data/cifar-10-batches-py",
+        "n_train": 50000,
+        "model": "vgg",
+        "widths": [64, 128, 256, 512],
+        "convs_per_stage": 2,
+        "lr": 0.1,
+        "batch_size": 128,
+        "steps": 15000,
+        "probe_every": 250,
+        "probe_batch": 128,
+        "step_sizes": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4],
+    },
+}
+REGIME = {
+    "smoke": {"data_scale": "toy", "architectures": ["mlp"]},
+    "full": {"data_scale": "small", "architectures": ["vgg", "cnn"]},
+}
+METRICS = {
+    "smoothness_ratio_bn_vs_plain": "mean effective beta-smoothness over checkpoints, BN over plain (< 1 = BN smoother)",
+    "loss_range_ratio_bn_vs_plain": "mean (max - min) loss along the gradient step, BN over plain",
+    "grad_change_ratio_bn_vs_plain": "mean max ||grad L(theta - eta g) - g||_2 along the step, BN over plain",
+    "smoothness_bn": "mean effective beta-smoothness of the BN net",
+    "smoothness_plain": "mean effective beta-smoothness of the plain net",
+    "final_train_loss_bn": "training loss of the BN net at the end of its run",
+    "final_train_loss_plain": "training loss of the plain net at the end of its run",
+}
+ARMS = ("plain", "bn")
+
+
+def load_data(config, seed, device):
+    if config["data"] == "mnist1d":
+        return mnist1d(n_train=config["n_train"], n_test=1000, seed=seed, device=device)
+    return load_cifar10(config["cifar_root"], device=device, n_train=config["n_train"])
+
+
+def build_model(config, arm, data, seed):
+    norm = "batch" if arm == "bn" else None
+    if config["model"] == "mlp":
+        d_in = math.prod(data.x_train.shape[1:])
+        return MLP(d_in, config["width"], config["depth"], data.n_classes, norm=norm, seed=seed)
+    return VGG(dim=2, in_channels=3, n_classes=data.n_classes, widths=config["widths"],
+               convs_per_stage=config["convs_per_stage"], norm=norm, seed=seed)
+
+
+def finite_mean(values):
+    values = [v for v in values if math.isfinite(v)]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def train_and_probe(config, arm, data, seed, device, xp, yp):
+    """Train one arm; return its TrainResult and [(step, GradientStepProbe)]."""
+    model = build_model(config, arm, data, seed).to(device)
+    probes = []
+
+    def probe(step, model):
+        probes.append((step, gradient_step_probe(model, "ce", xp, yp, config["step_sizes"])))
+
+    result = train(model, data, steps=config["steps"], lr=config["lr"], optimizer="sgd",
+                   batch_size=config["batch_size"], seed=seed, device=device,
+                   eval_every=config["probe_every"], callback=probe)
+    return result, probes
+
+
+def run(config, seed, device):
+    data = load_data(config, seed, device)
+    # One fixed probe batch, the same for both arms and every checkpoint.
+    pick = torch.randperm(data.n_train, generator=generator(seed + 1))[: config["probe_batch"]]
+    xp, yp = data.x_train[pick.to(data.x_train.device)], data.y_train[pick.to(data.y_train.device)]
+    metrics, curves, summary = {}, {}, {}
+    for arm in ARMS:
+        result, probes = train_and_probe(config, arm, data, seed, device, xp, yp)
+        steps = [s for s, _ in probes]
+        smooth = [p.effective_smoothness for _, p in probes]
+        loss_range = [p.loss_range[1] - p.loss_range[0] for _, p in probes]
+        grad_change = [max(p.grad_changes) for _, p in probes]
+        summary[arm] = (finite_mean(smooth), finite_mean(loss_range), finite_mean(grad_change))
+        metrics[f"smoothness_{arm}"] = summary[arm][0]
+        final = result.final_train_loss if not result.diverged else float("nan")
+        metrics[f"final_train_loss_{arm}"] = final if math.isfinite(final) else 1e9
+        curves[f"effective_smoothness_{arm}"] = {"x": steps, "y": smooth}
+        curves[f"loss_range_{arm}"] = {"x": steps, "y": loss_range}
+        curves[f"grad_change_{arm}"] = {"x": steps, "y": grad_change}
+        curves[f"train_loss_{arm}"] = {"x": result.steps, "y": result.train_loss}
+    for i, name in enumerate(("smoothness", "loss_range", "grad_change")):
+        metrics[f"{name}_ratio_bn_vs_plain"] = summary["bn"][i] / summary["plain"][i]
+    return {"metrics": metrics, "curves": curves}
+
+
+if __name__ == "__main__":
+    from kb.experiment import standalone
+
+    standalone(run, SCALES)
