@@ -345,12 +345,12 @@ def _label(status: Status | None) -> str:
 
 def status_changes(changes: Sequence[Change]) -> None:
     for change in changes:
-        stdout.print(
-            safe(
-                f"status of {change.claim}: {_label(change.before)} → {_label(change.after)}",
-                "bold",
-            )
-        )
+        before, after = _label(change.before), _label(change.after)
+        if before != after:
+            text = f"status of {change.claim}: {before} → {after}"
+        else:
+            text = f"verdicts of {change.claim} updated ({after})"
+        stdout.print(safe(text, "bold"), soft_wrap=True)
 
 
 def status_table(
