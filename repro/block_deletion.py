@@ -29,10 +29,16 @@ deletion cost.
 
 Smoke: MNIST-1D (4,000 examples, generated offline), a 1-D ResNet-20 (3 stages of 3 blocks,
 8/16/32 channels; the claim's scope starts at depth 20) and its plain twin, SGD with
-momentum; ~17 s per seed on one CPU thread. Nine blocks are far fewer than Veit et al.'s 54,
+momentum; ~15 s per seed on one CPU thread. Nine blocks are far fewer than Veit et al.'s 54,
 so each deleted block is a larger share of the network than in the paper. Full: CIFAR-10 from a local copy (`cifar_root`), ResNet-110 (3 stages of 18
 blocks) vs its plain twin; several GPU hours per seed (the 110-layer plain twin may train
 poorly, which is the degradation problem, not a bug).
+
+Notes (smoke, seeds 0 and 1): deleting one ResNet block costs 34 and 29 points on average
+(worst block 57, 66), far from Veit et al.'s "minimal effect"; the plain twin loses 65 and
+67 points (single conv layers: 64, 69), as the paper reports for VGG. A 14-layer pilot
+(2 stages of 3 blocks) gave ResNet drops of 30 and 29 points too. With 9 short-trained
+blocks the ResNet is far from the paper's 54-block regime; the full scale is the real test.
 """
 
 from contextlib import contextmanager

@@ -25,6 +25,15 @@ Smoke: MNIST-1D (4,000 examples, generated offline), an 8x128 ReLU MLP, SGD lr 0
 1,500 steps per arm, ICS every 100 steps; ~9 s per seed on one CPU thread. Full: CIFAR-10
 from a local copy (`cifar_root`, the python-pickle batches) and a VGG-style network as in
 the paper; ~1 h per seed on one GPU.
+An arm that diverges reports final_train_loss 1e9 and its measurements are then meaningless
+(a dry run on random stand-in data diverged the plain VGG at lr 0.1; real CIFAR-10 was not
+available here): check it, and lower `lr` for both arms with --set if it happens.
+
+Notes (smoke, seeds 0 and 1): ics_ratio_bn_vs_plain 0.95 and 0.66, i.e. it straddles the
+0.8 threshold; the scale-free ratio is 1.15 and 1.01 (BN no lower) and the cosines are
+slightly higher with BN (0.60 vs 0.56, 0.58 vs 0.43). The plain net ends at a training loss
+near 1e-3, so its late checkpoints contribute very small gradients; the ratio is dominated
+by the early part of training.
 """
 
 import math

@@ -26,9 +26,13 @@ initialisations per depth. White noise gives ~0 with a sampling spread of about
 1 / sqrt(256 * N_INITS); to keep the ratio meaningful, the plain net's correlation is floored
 at that value in the denominator (the ratio is then a lower bound, flagged).
 
-Smoke: the paper's setting (width 200, depths 2-50, 256 points), 10 inits per depth; ~10 s
+Smoke: the paper's setting (width 200, depths 2-50, 256 points), 10 inits per depth; ~5 s
 per seed on one CPU thread. Full: the same with 100 inits and more depths; minutes on a CPU.
 No data set is involved (toy at both scales).
+
+Notes (smoke, seeds 0 and 1): at depth 50 the plain net's neighbour correlation is 0.001 and
+0.04 (white noise; 0.96 at depth 2) and the ResNet's 0.65 and 0.66: ratio 33 (a lower bound,
+floored) and 18, in line with the paper.
 """
 
 import math
