@@ -40,11 +40,9 @@ import math
 
 import torch
 
-from kb.lab.cifar import load_cifar10
-from kb.lab.data import mnist1d
 from kb.lab.measure import internal_covariate_shift
-from kb.lab.models import MLP, VGG
 from kb.lab.rng import generator
+from kb.lab.setups import load_data, norm_network
 from kb.lab.train import train
 
 SCALES = {
@@ -91,19 +89,8 @@ METRICS = {
 ARMS = ("plain", "bn")
 
 
-def load_data(config, seed, device):
-    if config["data"] == "mnist1d":
-        return mnist1d(n_train=config["n_train"], n_test=1000, seed=seed, device=device)
-    return load_cifar10(config["cifar_root"], device=device, n_train=config["n_train"])
-
-
 def build_model(config, arm, data, seed):
-    norm = "batch" if arm == "bn" else None
-    if config["model"] == "mlp":
-        d_in = math.prod(data.x_train.shape[1:])
-        return MLP(d_in, config["width"], config["depth"], data.n_classes, norm=norm, seed=seed)
-    return VGG(dim=2, in_channels=3, n_classes=data.n_classes, widths=config["widths"],
-               convs_per_stage=config["convs_per_stage"], norm=norm, seed=seed)
+    return norm_network(config, data, "batch" if arm == "bn" else None, seed)
 
 
 def train_and_measure(config, arm, data, seed, device, xm, ym):

@@ -38,9 +38,7 @@ import math
 
 import torch
 
-from kb.lab.cifar import load_cifar10
-from kb.lab.data import mnist1d
-from kb.lab.models import MLP, ResNet
+from kb.lab.setups import load_data, norm_network
 from kb.lab.train import evaluate, steps_to_target, train
 
 SCALES = {
@@ -93,19 +91,8 @@ METRICS = {
 ARMS = ("plain", "bn")
 
 
-def load_data(config, seed, device):
-    if config["data"] == "mnist1d":
-        return mnist1d(n_train=config["n_train"], n_test=1000, seed=seed, device=device)
-    return load_cifar10(config["cifar_root"], device=device, n_train=config["n_train"])
-
-
 def build_model(config, arm, data, seed):
-    if config["model"] == "mlp":
-        d_in = math.prod(data.x_train.shape[1:])
-        norm = "batch" if arm == "bn" else None
-        return MLP(d_in, config["width"], config["depth"], data.n_classes, norm=norm, seed=seed)
-    return ResNet(dim=2, in_channels=3, n_classes=data.n_classes, widths=config["widths"],
-                  blocks_per_stage=config["blocks_per_stage"], batchnorm=arm == "bn", seed=seed)
+    return norm_network(config, data, "batch" if arm == "bn" else None, seed)
 
 
 def initial_loss(model, data):

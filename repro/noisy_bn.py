@@ -23,12 +23,9 @@ Smoke: MNIST-1D (4,000 examples, generated offline), a 8x128 ReLU MLP; ~30 s per
 and a VGG-style network as in the paper's setting; ~1 h per seed on one GPU.
 """
 
-import math
 
-from kb.lab.cifar import load_cifar10
-from kb.lab.data import mnist1d
-from kb.lab.models import MLP, VGG
 from kb.lab.norms import NoisyBatchNorm
+from kb.lab.setups import load_data, norm_network
 from kb.lab.train import evaluate, steps_to_target, train
 
 SCALES = {
@@ -77,12 +74,6 @@ METRICS = {
 ARMS = ("plain", "bn", "noisy_bn")
 
 
-def load_data(config, seed, device):
-    if config["data"] == "mnist1d":
-        return mnist1d(n_train=config["n_train"], n_test=1000, seed=seed, device=device)
-    return load_cifar10(config["cifar_root"], device=device, n_train=config["n_train"])
-
-
 def build_model(config, arm, data, seed):
     if arm == "plain":
         norm = None
@@ -91,11 +82,7 @@ def build_model(config, arm, data, seed):
     else:
         scales = {"mean_scale": config["noise_mean_scale"], "std_scale": config["noise_std_scale"]}
         norm = lambda features: NoisyBatchNorm(features, seed=seed, **scales)  # noqa: E731
-    if config["model"] == "mlp":
-        d_in = math.prod(data.x_train.shape[1:])
-        return MLP(d_in, config["width"], config["depth"], data.n_classes, norm=norm, seed=seed)
-    return VGG(dim=2, in_channels=3, n_classes=data.n_classes, widths=config["widths"],
-               convs_per_stage=config["convs_per_stage"], norm=norm, seed=seed)
+    return norm_network(config, data, norm, seed)
 
 
 def run(config, seed, device):
