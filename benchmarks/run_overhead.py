@@ -62,7 +62,7 @@ def main() -> None:
         shutil.copytree(REPO / "tests/golden/base", root)
         (root / "repro/work.py").write_text(SCRIPT.format(iterations=iterations))
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-        direct_code = f"import runpy; m = runpy.run_path('repro/work.py'); m['run']({{'iterations': {iterations}}}, 1, 'cpu')"
+        direct_code = f"import runpy; m = runpy.run_path('repro/work.py'); m['run']({{'iterations': {iterations}}}, 0, 'cpu')"
         direct = min(timed([sys.executable, "-c", direct_code], root) for _ in range(2))
         via_kb = []
         for _ in range(2):

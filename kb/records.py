@@ -109,7 +109,7 @@ class RunRecord(Record):
     hardware: Hardware
     started: dt.datetime
     finished: dt.datetime
-    wall_s: float
+    wall_s: float = Field(description="Wall time of the kb run invocation that made it (runs made together share it).")
     command: str
 
     def ok_results(self) -> list[SeedResult]:
