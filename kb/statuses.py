@@ -19,7 +19,7 @@ from pathlib import Path
 from kb import yamlfile
 from kb.errors import Problem
 from kb.evidence import Derivation, derive
-from kb.load import KnowledgeBase, load
+from kb.load import KnowledgeBase, gc_paused, load
 from kb.records import RunRecord, read_records
 from kb.registration import git_blobs, prediction_registrations
 from kb.schema import Status
@@ -70,6 +70,11 @@ def _comparable(status: Status, with_confirmatory: bool) -> Status:
 
 
 def assess(kb: KnowledgeBase) -> Assessment:
+    with gc_paused():
+        return _assess(kb)
+
+
+def _assess(kb: KnowledgeBase) -> Assessment:
     records, problems = read_records(kb.root)
     tested = {r.experiment for r in records}
     # Reading git history is the slow part: do it only for claims that have runs to judge.
