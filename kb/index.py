@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
 from sqlmodel import Field, SQLModel, col, create_engine
 
 from kb.load import KnowledgeBase
@@ -205,10 +206,30 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def create_tables(engine: Engine) -> None:
+    """Create missing tables. Two `kb` processes doing this at once on a new PostgreSQL
+    database can collide in the catalog; the loser retries and then finds them made."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(3):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def rebuild(engine: Engine, rows: Rows, stamp: str) -> None:
     """Replace every table's content in one transaction: readers see old or new, never half."""
-    SQLModel.metadata.create_all(engine)
+    create_tables(engine)
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Concurrent rebuilds (several `kb` processes) take turns; without this, two
+            # delete-then-insert transactions collide on the primary keys. SQLite already
+            # serializes writers on its file lock.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7363420)"))
         for name, model in MODELS.items():
             conn.execute(delete(model))
             if rows[name]:
@@ -218,7 +239,7 @@ def rebuild(engine: Engine, rows: Rows, stamp: str) -> None:
 
 
 def stored_fingerprint(engine: Engine) -> str | None:
-    SQLModel.metadata.create_all(engine)
+    create_tables(engine)
     with engine.connect() as conn:
         value = conn.execute(
             select(col(MetaTable.value)).where(col(MetaTable.key) == "fingerprint")
@@ -253,8 +274,6 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 def query(kb: KnowledgeBase, sql: str) -> list[dict[str, Any]]:
     """Run a read-only SQL query against a fresh index (for `kb index --sql`)."""
-    from sqlalchemy import text
-
     refresh(kb)
     engine = engine_for(database_url(kb.root))
     try:
