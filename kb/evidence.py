@@ -9,16 +9,14 @@ status (with a GRADE-style certainty) per claim. The rule lives in data — `STA
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from kb import expectation as expectation_module
-from kb.expectation import Expectation, Outcome
 from kb.experiment import ExperimentInfo
 from kb.load import KnowledgeBase
-from kb.records import RunRecord, SeedResult, prediction_sha256, sha256_bytes
+from kb.records import RunRecord, sha256_bytes
 from kb.schema import (
     Certainty,
     CertaintyStep,
@@ -33,18 +31,14 @@ from kb.schema import (
 from kb.stats import (
     FAMILY_ALPHA,
     MIN_SEEDS,
-    HolmResult,
     decision_p_value,
     holm,
     mean,
-    round_sig,
-    t_interval,
 )
+from kb.verdicts import SCALE_ORDER, Key, Pool, expectation_of, judge, pool_seeds, seed_values
 
 Basis = Literal["experiments", "literature"]
-Key = tuple[str, str]  # (claim id, prediction id)
 
-SCALE_ORDER = ("full", "smoke")  # preferred first; other scale names follow alphabetically
 PRECISE_SEEDS = 5  # a decisive verdict from fewer seed values grades certainty down
 DOSE_RESPONSE_METRIC = "dose_response_spearman"
 DOSE_RESPONSE_MIN = 0.8
@@ -242,65 +236,6 @@ def certainty(context: Context) -> tuple[Certainty, list[CertaintyStep]]:
     return GRADES[min(max(grade, 0), len(GRADES) - 1)], steps
 
 
-@dataclass
-class _Pool:
-    """The non-stale seed values of one prediction at the scale chosen for it."""
-
-    scale: str | None = None
-    seeds: list[tuple[SeedResult, RunRecord]] = field(default_factory=list)  # (seed, record computing it)
-    runs: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-
-
-def _scale_rank(name: str) -> tuple[int, str]:
-    return (SCALE_ORDER.index(name) if name in SCALE_ORDER else len(SCALE_ORDER), name)
-
-
-def _pool(claim_id: str, prediction: Prediction, records: Iterable[RunRecord],
-          script_sha: str | None) -> _Pool:
-    current = prediction_sha256(claim_id, prediction)
-    by_id = {r.id: r for r in records}
-    pool = _Pool()
-    by_scale: dict[str, dict[str, tuple[SeedResult, RunRecord]]] = {}
-    for record in sorted(by_id.values(), key=lambda r: (r.started, r.id)):
-        ref = next((p for p in record.predictions
-                    if p.claim == claim_id and p.prediction == prediction.id), None)
-        if record.script_sha256 != script_sha or (ref is not None and ref.sha256 != current):
-            pool.stale.append(record.id)
-            continue
-        for seed in record.ok_results():
-            # The runner only records finite metrics; a corrupt record must not poison the family.
-            if math.isfinite(seed.metrics.get(prediction.metric or "", math.nan)):
-                # Equal keys are one computation recorded twice: the later record wins.
-                by_scale.setdefault(record.scale, {})[seed.key] = (seed, record)
-    if by_scale:
-        pool.scale = min(by_scale, key=_scale_rank)
-        kept = list(by_scale[pool.scale].values())
-        pool.runs = sorted({record.id for _, record in kept})
-        # A reused seed was computed by the run it was first recorded in.
-        pool.seeds = [(s, by_id.get(s.reused_from or "", r)) for s, r in kept]
-    return pool
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
-
-
-def _confirmatory(key: Key, pool: _Pool, current_sha: str,
-                  registered: dict[Key, dt.datetime | None] | None) -> bool | None:
-    if registered is None or not pool.seeds:
-        return None  # not assessed
-    moment = registered.get(key)
-    if moment is None:
-        return False  # the prediction as it stands was never committed before the runs
-    return all(
-        any(p.claim == key[0] and p.prediction == key[1] and p.sha256 == current_sha
-            for p in origin.predictions)
-        and _utc(origin.started) > _utc(moment)
-        for _, origin in pool.seeds
-    )
-
-
 @dataclass(frozen=True)
 class Derivation:
     statuses: dict[str, Status]
@@ -326,16 +261,16 @@ def derive(
         by_experiment.setdefault(record.experiment, []).append(record)
     script_sha = {name: sha256_bytes(path.read_bytes()) for name, path in kb.experiments.items()}
 
-    pools: dict[Key, _Pool] = {}
+    pools: dict[Key, Pool] = {}
     family: dict[Key, float] = {}  # decision p-values of the predictions with enough seeds
     claims = [kb.claims[cid].claim for cid in sorted(kb.claims)]
     for claim in claims:
         for p in claim.predictions:
             if not p.open and p.experiment is not None:
-                pool = _pool(claim.id, p, by_experiment.get(p.experiment, []), script_sha.get(p.experiment))
+                pool = pool_seeds(claim.id, p, by_experiment.get(p.experiment, []), script_sha.get(p.experiment))
                 pools[(claim.id, p.id)] = pool
                 if len(pool.seeds) >= MIN_SEEDS:
-                    family[(claim.id, p.id)] = decision_p_value(_values(pool, p), _expect(p))
+                    family[(claim.id, p.id)] = decision_p_value(seed_values(pool, p), expectation_of(p))
     tests = holm(family, FAMILY_ALPHA)
 
     verdicts: dict[Key, VerdictRecord] = {}
@@ -347,7 +282,7 @@ def derive(
             if key not in pools:  # open: nothing to run yet
                 verdicts[key] = VerdictRecord(prediction=p.id, verdict=VerdictValue.untested)
                 continue
-            verdicts[key] = _verdict(key, p, pools[key], tests.get(key), registered)
+            verdicts[key] = judge(key, p, pools[key], tests.get(key), registered)
             if verdicts[key].verdict in (VerdictValue.holds, VerdictValue.fails):
                 evidence.append(_evidence(verdicts[key], p, pools[key], experiments))
         statuses[claim.id] = _status(claim, [verdicts[(claim.id, p.id)] for p in claim.predictions],
@@ -355,41 +290,7 @@ def derive(
     return Derivation(statuses, verdicts)
 
 
-def _expect(p: Prediction) -> Expectation:
-    expectation = p.expectation
-    assert expectation is not None  # the schema requires one when an experiment is named
-    return expectation
-
-
-def _values(pool: _Pool, prediction: Prediction) -> list[float]:
-    metric = prediction.metric or ""
-    return [seed.metrics[metric] for seed, _ in pool.seeds]
-
-
-def _verdict(key: Key, p: Prediction, pool: _Pool, test: HolmResult | None,
-             registered: dict[Key, dt.datetime | None] | None) -> VerdictRecord:
-    values = _values(pool, p)
-    base = VerdictRecord(
-        prediction=p.id, verdict=VerdictValue.untested, scale=pool.scale, n=len(values),
-        runs=pool.runs, stale_runs=sorted(pool.stale),
-        confirmatory=_confirmatory(key, pool, prediction_sha256(key[0], p), registered),
-    )
-    if not values:
-        return base
-    if test is None:  # fewer than MIN_SEEDS values: outside the family, no interval drawn
-        estimate = round_sig(mean(values))
-        return base.model_copy(update={"verdict": VerdictValue.inconclusive, "estimate": estimate})
-    level = 1 - test.alpha_level
-    centre, lo, hi = t_interval(values, level)
-    outcome = _expect(p).decide(lo, hi) if test.rejected else Outcome.inconclusive
-    return base.model_copy(update={
-        "verdict": VerdictValue(outcome.value), "estimate": round_sig(centre),
-        "interval": (round_sig(lo), round_sig(hi)), "level": round(level, 6),
-        "p_adjusted": round_sig(test.p_adjusted),
-    })
-
-
-def _evidence(verdict: VerdictRecord, p: Prediction, pool: _Pool,
+def _evidence(verdict: VerdictRecord, p: Prediction, pool: Pool,
               experiments: dict[str, ExperimentInfo]) -> Evidence:
     info = experiments.get(p.experiment or "")
     regime = info.regime.get(pool.scale or "", {}) if info else {}
@@ -476,13 +377,26 @@ def verdict_reason(prediction: Prediction, v: VerdictRecord) -> str:
     return f"Inconclusive: {where} touches the boundary of '{prediction.expect}'."
 
 
-def stale_statuses(kb: KnowledgeBase, derivation: Derivation) -> list[tuple[str, Status | None, Status]]:
-    """Claims whose stored status (ignoring its history) differs from the derived one."""
+def stale_statuses(
+    kb: KnowledgeBase, derivation: Derivation, *, compare_confirmatory: bool = True
+) -> list[tuple[str, Status | None, Status]]:
+    """Claims whose stored status (ignoring its history) differs from the derived one.
+
+    `compare_confirmatory=False` leaves out the confirmatory flags, for a shallow clone
+    whose git history is too short to recompute them.
+    """
+
+    def comparable(status: Status) -> Status:
+        verdicts = status.verdicts
+        if not compare_confirmatory:
+            verdicts = [v.model_copy(update={"confirmatory": None}) for v in verdicts]
+        return status.model_copy(update={"history": [], "verdicts": verdicts})
+
     out = []
     for cid in sorted(derivation.statuses):
         stored = kb.claims[cid].claim.status if cid in kb.claims else None
         derived = derivation.statuses[cid]
-        if stored is None or stored.model_copy(update={"history": []}) != derived:
+        if stored is None or comparable(stored) != comparable(derived):
             out.append((cid, stored, derived))
     return out
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kb import yamlfile
 from kb.errors import Problem
-from kb.evidence import Derivation, derive
+from kb.evidence import Derivation, derive, stale_statuses
 from kb.load import KnowledgeBase, gc_paused, load
 from kb.records import RunRecord, read_records
 from kb.registration import git_blobs, prediction_registrations
@@ -58,17 +58,6 @@ def _shallow(root: Path) -> bool:
     return out.stdout.strip() == "true"
 
 
-def _comparable(status: Status, with_confirmatory: bool) -> Status:
-    """A status as compared by `kb check`: without its history (and, in a shallow clone,
-    without the confirmatory flags, which need the full git history to recompute)."""
-    verdicts = (
-        status.verdicts
-        if with_confirmatory
-        else [v.model_copy(update={"confirmatory": None}) for v in status.verdicts]
-    )
-    return status.model_copy(update={"history": [], "verdicts": verdicts})
-
-
 def assess(kb: KnowledgeBase) -> Assessment:
     with gc_paused():
         return _assess(kb)
@@ -88,12 +77,7 @@ def _assess(kb: KnowledgeBase) -> Assessment:
     )
     derivation = derive(kb, records, kb.experiment_info, registered)
     complete = not _shallow(kb.root)
-    stale = [
-        cid
-        for cid, derived in sorted(derivation.statuses.items())
-        if kb.claims[cid].claim.status is None
-        or _comparable(kb.claims[cid].claim.status, complete) != _comparable(derived, complete)  # type: ignore[arg-type]
-    ]
+    stale = [cid for cid, _, _ in stale_statuses(kb, derivation, compare_confirmatory=complete)]
     return Assessment(derivation, records, problems, stale, complete)
 
 

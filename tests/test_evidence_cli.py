@@ -117,3 +117,17 @@ def test_index_and_export(repo: Path, tmp_path: Path) -> None:
 
     metrics = pd.read_parquet(tmp_path / "parquet" / "metrics.parquet")
     assert list(metrics["seed"]) == [0, 1, 2] and set(metrics["metric"]) == {"ratio"}
+
+
+def test_shallow_clone_still_checks(repo: Path, tmp_path: Path) -> None:
+    """CI may clone one commit deep: confirmatory flags can't be recomputed, the rest can."""
+    commit = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm"]
+    subprocess.run([*commit, "statuses", "--allow-empty"], cwd=repo, check=True)
+    run_kb("run", "because-big", "--seeds", "3", "--device", "cpu", cwd=repo)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*commit, "runs"], cwd=repo, check=True)
+    assert "confirmatory: true" in (repo / "claims/demo/because-big.yaml").read_text()
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow)], check=True)
+    result = run_kb("check", cwd=shallow)
+    assert result.returncode == 0, result.stdout
