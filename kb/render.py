@@ -172,18 +172,20 @@ def claim_view(view: ClaimView) -> None:
     stdout.print(sources)
     if c.predictions:
         preds = Table(title="Predictions", header_style="bold", title_justify="left")
-        for column in ("id", "test", "expect", "verdict", "statement"):
+        for column in ("id", "test", "expect", "verdict", "estimate [interval]", "statement"):
             preds.add_column(column, overflow="fold")
         verdicts = {v.prediction: v for v in (status.verdicts if status else [])}
         for p in c.predictions:
             test = "open: needs an experiment" if p.open else f"{p.experiment} · {p.metric}"
             v = verdicts.get(p.id)
             shown = v.verdict.value if v else "untested"
+            estimate = _interval(v) if v else ""
             preds.add_row(
                 safe(p.id),
                 safe(test),
                 safe(p.expect or ""),
                 safe(shown, _STATUS_STYLE.get(shown, "")),
+                safe(estimate),
                 safe(p.statement),
             )
         stdout.print(preds)
