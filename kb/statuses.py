@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kb import yamlfile
+from kb import cache, yamlfile
 from kb.errors import Problem
 from kb.evidence import Derivation, derive, stale_statuses
 from kb.load import KnowledgeBase, gc_paused, load
@@ -131,7 +131,7 @@ def refresh(
     """
     today = today or dt.date.today()
     with _locked(root):
-        kb = load(root)
+        kb = load(root, use_cache=cache.enabled())
         kb.require_valid()
         assessment = assess(kb)
         changes = []

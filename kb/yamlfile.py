@@ -202,7 +202,7 @@ def _to_python(root: yaml.Node) -> Any:
         if cls is sequence_node:
             if node.tag != _SEQ_TAG:
                 raise YamlProblem(_tag_message(node.tag), _mark(node), _field(trail))
-            return [convert(item, (trail, i), depth + 1) for i, item in enumerate(node.value)]
+            return [convert(item, (trail, i), depth + 1) for i, item in enumerate(node.value)]  # noqa: F821 (deleted only after the last call, below)
         if cls is mapping_node:
             if node.tag != _MAP_TAG:
                 raise YamlProblem(_tag_message(node.tag), _mark(node), _field(trail))
@@ -232,11 +232,16 @@ def _to_python(root: yaml.Node) -> Any:
                         _field((trail, key)),
                     )
                 first_line[key] = key_node.start_mark.line + 1
-                out[key] = convert(value_node, (trail, key), depth + 1)
+                out[key] = convert(value_node, (trail, key), depth + 1)  # noqa: F821 (see above)
             return out
         raise YamlProblem(f"unsupported YAML node {cls.__name__}", _mark(node), _field(trail))  # pragma: no cover
 
-    return convert(root, None, 0)
+    try:
+        return convert(root, None, 0)
+    finally:
+        # `convert` refers to itself through its closure: a cycle only the garbage collector
+        # could free, and kb.load pauses it while parsing thousands of files.
+        del convert
 
 
 def _tag_message(tag: str) -> str:
