@@ -5,6 +5,14 @@ any time (`kb index`). It refreshes itself when the files change: a fingerprint 
 input file's path, size and modification time is stored with it. SQLite in `.kb/` by
 default; `KB_DATABASE_URL` selects another database (PostgreSQL works through the same
 models).
+
+A refresh is incremental: the meta table keeps each input file's size, modification time
+and content hash, and only the rows of claim files and run records whose content changed
+(or that appeared or went away) are deleted and inserted again, in one transaction. The
+size and time only spare re-hashing a file whose stat is unchanged; a file whose stat
+changed but whose bytes did not is left alone. References and experiment scripts are few,
+so their tables are rewritten whole when any of them changes. An index written by another
+kb version, or `--force`, is rebuilt from scratch; either way the tables end up equal.
 """
 
 from __future__ import annotations
@@ -12,16 +20,17 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlmodel import Field, SQLModel, col, create_engine
 
-from kb.load import KnowledgeBase
-from kb.records import read_records
-from kb.tables import Rows, flatten
+from kb.cache import content_hash, version_key
+from kb.load import CLAIMS_DIR, REFERENCES_FILE, REPRO_DIR, KnowledgeBase
+from kb.records import RUNS_DIR, read_record, read_records
+from kb.tables import TABLES, Rows, flatten
 
 DEFAULT_DATABASE = ".kb/index.sqlite"
 ENV_URL = "KB_DATABASE_URL"
@@ -173,23 +182,56 @@ def engine_for(url: str) -> Engine:
     return create_engine(url)
 
 
-def fingerprint(root: Path) -> str:
-    """Changes whenever an input file is added, removed, or modified."""
-    digest = hashlib.sha256()
-    patterns = (
-        "claims/**/*.yaml",
-        "claims/**/*.yml",
-        "claims/references.bib",
-        "repro/*.py",
-        "repro/runs/*/*.json",
+FILE_KEY = "file:"  # meta rows "file:<path>" -> "<size> <mtime_ns> <content hash>"
+CHUNK = 500  # ids per IN (...) clause, well under every database's parameter limit
+
+Stat = tuple[int, int]  # size, mtime_ns
+
+
+def input_files(root: Path) -> dict[str, Stat]:
+    """Every file the index is made from, relative to `root`, with its size and mtime.
+
+    Strings and os.scandir, not Path objects: at 100,000 run records, pathlib's per-path
+    cost would be most of an incremental refresh.
+    """
+    out: dict[str, Stat] = {}
+
+    def scan(folder: str, prefix: str, suffixes: tuple[str, ...]) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.endswith(suffixes):
+                try:
+                    stat = entry.stat()
+                except OSError:  # removed while listing: it is simply not there
+                    continue
+                out[f"{prefix}/{entry.name}"] = (stat.st_size, stat.st_mtime_ns)
+
+    base = str(root)
+    for folder, _, _ in os.walk(root / CLAIMS_DIR):
+        scan(folder, os.path.relpath(folder, base).replace(os.sep, "/"), (".yaml", ".yml"))
+    if (root / REFERENCES_FILE).is_file():
+        stat = (root / REFERENCES_FILE).stat()
+        out[REFERENCES_FILE] = (stat.st_size, stat.st_mtime_ns)
+    scan(str(root / REPRO_DIR), REPRO_DIR, (".py",))
+    runs = root / RUNS_DIR
+    try:
+        folders = [e for e in os.scandir(runs) if e.is_dir()]
+    except OSError:
+        folders = []
+    for entry in folders:
+        scan(entry.path, f"{RUNS_DIR}/{entry.name}", (".json",))
+    return out
+
+
+def fingerprint(files: dict[str, Stat]) -> str:
+    """Changes whenever an input file is added, removed, or modified, or kb itself changes."""
+    listing = f"{version_key()}\n" + "".join(
+        f"{path}\0{files[path][0]}\0{files[path][1]}\n" for path in sorted(files)
     )
-    for pattern in patterns:
-        for path in sorted(root.glob(pattern)):
-            stat = path.stat()
-            digest.update(
-                f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
-            )
-    return digest.hexdigest()
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -221,21 +263,128 @@ def create_tables(engine: Engine) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
-def rebuild(engine: Engine, rows: Rows, stamp: str) -> None:
-    """Replace every table's content in one transaction: readers see old or new, never half."""
-    create_tables(engine)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Concurrent rebuilds (several `kb` processes) take turns; without this, two
-            # delete-then-insert transactions collide on the primary keys. SQLite already
-            # serializes writers on its file lock.
-            conn.execute(text("SELECT pg_advisory_xact_lock(7363420)"))
-        for name, model in MODELS.items():
-            conn.execute(delete(model))
-            if rows[name]:
-                conn.execute(insert(model), rows[name])  # one executemany: ~10x add_all
-        conn.execute(delete(MetaTable))
-        conn.execute(insert(MetaTable), [{"key": "fingerprint", "value": stamp}])
+def _file_hashes(
+    root: Path, files: dict[str, Stat], known: dict[str, str]
+) -> tuple[dict[str, str], list[str], set[str]]:
+    """Meta values of `files`, the paths whose value is new, and those whose content is.
+
+    A file whose size and mtime match `known` keeps its hash without being read; one whose
+    stat moved is hashed, and counts as changed only if the hash did. Files in `known` but
+    gone from `files` are changed too.
+    """
+    values, outdated, changed = {}, [], set(known.keys() - files.keys())
+    for path, (size, mtime) in files.items():
+        old = known.get(path)
+        stat = f"{size} {mtime} "
+        if old is not None and old.startswith(stat):
+            values[path] = old
+            continue
+        try:
+            digest = content_hash((root / path).read_bytes())
+        except OSError:  # gone since listed: indexed as absent, as the rows will have it
+            if old is not None:
+                changed.add(path)
+            continue
+        values[path] = stat + digest
+        outdated.append(path)
+        if old is None or not old.endswith(f" {digest}"):
+            changed.add(path)
+    return values, sorted(outdated), changed
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def _rebuild(conn: Connection, rows: Rows) -> None:
+    for name, model in MODELS.items():
+        conn.execute(delete(model))
+        if rows[name]:
+            conn.execute(insert(model), rows[name])  # one executemany: ~10x add_all
+
+
+def _update(conn: Connection, kb: KnowledgeBase, changed: set[str]) -> None:
+    """Replace the rows of the changed (added, modified, removed) files only."""
+    claim_files = sorted(
+        p for p in changed if p.startswith(f"{CLAIMS_DIR}/") and p != REFERENCES_FILE
+    )
+    run_files = sorted(p for p in changed if p.startswith(f"{REPRO_DIR}/runs/"))
+    scripts = any(p.startswith(f"{REPRO_DIR}/") and p.count("/") == 1 for p in changed)
+    old_claims = [
+        cid
+        for chunk in _chunks(claim_files)
+        for cid in conn.execute(
+            select(col(ClaimTable.id)).where(col(ClaimTable.file).in_(chunk))
+        ).scalars()
+    ]
+    for chunk in _chunks(old_claims):
+        conn.execute(delete(ClaimTable).where(col(ClaimTable.id).in_(chunk)))
+        conn.execute(delete(SourceTable).where(col(SourceTable.claim_id).in_(chunk)))
+        conn.execute(delete(PredictionTable).where(col(PredictionTable.claim_id).in_(chunk)))
+    wanted = set(claim_files)
+    fresh = {cid: c for cid, c in kb.claims.items() if c.file in wanted}
+    records = [r for r in (read_record(kb.root, p)[0] for p in run_files) if r is not None]
+    # Run ids are file stems; match the folder too, so a same-named file elsewhere is kept.
+    paths = {tuple(p.rsplit("/", 2)[-2:]) for p in run_files}
+    stems = sorted({name.removesuffix(".json") for _, name in paths})
+    old_runs = [
+        run_id
+        for chunk in _chunks(stems)
+        for run_id, experiment in conn.execute(
+            select(col(RunTable.id), col(RunTable.experiment)).where(col(RunTable.id).in_(chunk))
+        ).all()
+        if (experiment, f"{run_id}.json") in paths
+    ]
+    for chunk in _chunks(old_runs):
+        conn.execute(delete(RunTable).where(col(RunTable.id).in_(chunk)))
+        conn.execute(delete(SeedResultTable).where(col(SeedResultTable.run_id).in_(chunk)))
+        conn.execute(delete(MetricTable).where(col(MetricTable.run_id).in_(chunk)))
+    rows = flatten(replace(kb, claims=fresh), records)
+    rewrite = {"references": REFERENCES_FILE in changed, "experiments": scripts}
+    for name in TABLES:
+        if name in rewrite:
+            if not rewrite[name]:
+                continue
+            conn.execute(delete(MODELS[name]))
+        if rows[name]:
+            conn.execute(insert(MODELS[name]), rows[name])
+
+
+def _write(
+    conn: Connection, kb: KnowledgeBase, files: dict[str, Stat], stamp: str, force: bool
+) -> None:
+    """Bring the tables in line with the files, inside the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        # Concurrent refreshes (several `kb` processes) take turns; without this, two
+        # delete-then-insert transactions collide on the primary keys.
+        conn.execute(text("SELECT pg_advisory_xact_lock(7363420)"))
+    # Writing first takes SQLite's write lock before anything is read, so a concurrent
+    # refresh cannot decide what to change from a state about to be replaced.
+    conn.execute(delete(MetaTable).where(col(MetaTable.key) == "fingerprint"))
+    meta = {k: v for k, v in conn.execute(select(col(MetaTable.key), col(MetaTable.value)))}
+    known = {k[len(FILE_KEY) :]: v for k, v in meta.items() if k.startswith(FILE_KEY)}
+    incremental = not force and meta.get("version") == version_key() and bool(known)
+    hashes, outdated, changed = _file_hashes(kb.root, files, known if incremental else {})
+    if incremental:
+        _update(conn, kb, changed)
+        # Rows of changed files, of files whose stat alone moved (so they are not hashed
+        # again next time), and of files that are gone.
+        gone = sorted(p for p in changed if p not in hashes)
+        stale = [FILE_KEY + p for p in [*outdated, *gone]] + ["version"]
+    else:
+        records, _ = read_records(kb.root)
+        _rebuild(conn, flatten(kb, records))
+        stale = sorted(meta)
+    for chunk in _chunks(stale):
+        conn.execute(delete(MetaTable).where(col(MetaTable.key).in_(chunk)))
+    conn.execute(
+        insert(MetaTable),
+        [
+            *({"key": FILE_KEY + p, "value": hashes[p]} for p in outdated),
+            {"key": "fingerprint", "value": stamp},
+            {"key": "version", "value": version_key()},
+        ],
+    )
 
 
 def stored_fingerprint(engine: Engine) -> str | None:
@@ -248,15 +397,17 @@ def stored_fingerprint(engine: Engine) -> str | None:
 
 
 def refresh(kb: KnowledgeBase, *, force: bool = False, url: str | None = None) -> IndexReport:
-    """Bring the index up to date with the files (rebuilding only when they changed)."""
+    """Bring the index up to date with the files, changing only the rows of changed files."""
     url = url or database_url(kb.root)
     engine = engine_for(url)
     try:
-        stamp = fingerprint(kb.root)
+        files = input_files(kb.root)
+        stamp = fingerprint(files)
         if not force and stored_fingerprint(engine) == stamp:
             return IndexReport(_safe_url(url), False, _counts(engine))
-        records, _ = read_records(kb.root)
-        rebuild(engine, flatten(kb, records), stamp)
+        create_tables(engine)
+        with engine.begin() as conn:
+            _write(conn, kb, files, stamp, force)
         return IndexReport(_safe_url(url), True, _counts(engine))
     finally:
         engine.dispose()

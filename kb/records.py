@@ -92,6 +92,14 @@ class Hardware(Record):
     platform: str
 
 
+class ExecutorInfo(Record):
+    name: str = Field(description="submitit-local or slurm (records of local runs have no executor).")
+    submission: str = Field(description="Id of the submission under .kb/jobs/ (`kb jobs`).")
+    job_ids: dict[int, str] = Field(
+        default_factory=dict, description="Scheduler job id of each seed computed by this run."
+    )
+
+
 class RunRecord(Record):
     record_version: int = RECORD_VERSION
     id: str
@@ -111,6 +119,9 @@ class RunRecord(Record):
     finished: dt.datetime
     wall_s: float = Field(description="Wall time of the kb run invocation that made it (runs made together share it).")
     command: str
+    executor: ExecutorInfo | None = Field(
+        None, description="Where the seeds ran, when not in local processes (optional, added later)."
+    )
 
     def ok_results(self) -> list[SeedResult]:
         return [r for r in self.results if r.outcome is Outcome.ok]
@@ -201,26 +212,48 @@ def dumps(record: RunRecord) -> str:
     )
 
 
+def record_files(root: Path) -> list[str]:
+    """Paths of every run record (`repro/runs/*/*.json`) relative to `root`, sorted.
+
+    os.scandir rather than Path.glob: at 100,000 records, pathlib's per-path objects cost
+    more than reading the files.
+    """
+    found: list[tuple[str, str]] = []
+    try:
+        folders = [e for e in os.scandir(root / RUNS_DIR) if e.is_dir()]
+    except OSError:
+        return []
+    for folder in folders:
+        with os.scandir(folder.path) as entries:
+            found += [(folder.name, e.name) for e in entries if e.name.endswith(".json")]
+    return [f"{RUNS_DIR}/{folder}/{name}" for folder, name in sorted(found)]
+
+
+def read_record(root: Path, file: str) -> tuple[RunRecord | None, Problem | None]:
+    """One run record (`file` relative to `root`), or the problem that makes it unreadable."""
+    try:
+        with open(os.path.join(root, file), "rb") as handle:  # no Path: 100,000 of them add up
+            record = RunRecord.model_validate_json(handle.read())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return None, Problem(file, 0, 0, where, f"invalid run record: {first['msg']}")
+    except OSError as exc:
+        return None, Problem(file, 0, 0, "", f"cannot read run record: {exc.strerror}")
+    folder, name = file.rsplit("/", 2)[-2:]
+    if record.experiment != folder or f"{record.id}.json" != name:
+        return None, Problem(file, 0, 0, "id", "record id and experiment must match its path")
+    return record, None
+
+
 def read_records(root: Path) -> tuple[list[RunRecord], list[Problem]]:
     """Every run record, oldest first, and a problem for each unreadable one."""
     records, problems = [], []
-    for path in sorted((root / RUNS_DIR).glob("*/*.json")):
-        shown = path.relative_to(root).as_posix()
-        try:
-            record = RunRecord.model_validate_json(path.read_bytes())
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            problems.append(Problem(shown, 0, 0, where, f"invalid run record: {first['msg']}"))
-            continue
-        except OSError as exc:
-            problems.append(Problem(shown, 0, 0, "", f"cannot read run record: {exc.strerror}"))
-            continue
-        if record.experiment != path.parent.name or record.id != path.stem:
-            problems.append(
-                Problem(shown, 0, 0, "id", "record id and experiment must match its path")
-            )
-            continue
-        records.append(record)
+    for file in record_files(root):
+        record, problem = read_record(root, file)
+        if record is not None:
+            records.append(record)
+        elif problem is not None:
+            problems.append(problem)
     records.sort(key=lambda r: (r.started, r.id))
     return records, problems

@@ -271,6 +271,19 @@ class Site:
         return sorted(out, key=lambda e: (e.date, e.claim.id, e.index), reverse=True)
 
     @cached_property
+    def events_by_claim(self) -> dict[str, list[tuple[int, Event]]]:
+        """Each claim's events with their position in `events`, so one page need not scan all."""
+        out: dict[str, list[tuple[int, Event]]] = defaultdict(list)
+        for position, e in enumerate(self.events):
+            out[e.claim.id].append((position, e))
+        return out
+
+    def events_of(self, claims: list[Claim]) -> list[Event]:
+        """The events of these claims, newest first (the order of `events`)."""
+        found = [pe for c in claims for pe in self.events_by_claim.get(c.id, [])]
+        return [e for _, e in sorted(found, key=lambda pe: pe[0])]
+
+    @cached_property
     def open_predictions(self) -> list[tuple[Claim, Prediction]]:
         return [(c, p) for c in sorted(self.claims, key=lambda c: (c.topic, c.id)) for p in c.predictions if p.open]
 

@@ -162,11 +162,8 @@ def freshness_text(site: Site, claims: list[Claim]) -> str:
 
 
 def history_rows(urls: Urls, here: str, claims: list[Claim], site: Site) -> list[list[str]]:
-    wanted = {c.id for c in claims}
     rows = []
-    for e in site.events:
-        if e.claim.id not in wanted:
-            continue
+    for e in site.events_of(claims):
         run = run_link(urls, here, site, e.run) if e.run else ""
         before = esc(e.previous) if e.previous else "—"
         rows.append([
