@@ -33,6 +33,29 @@ x and y lists for the site's plots. The script ends with
 so `python repro/<name>.py --scale smoke --seed 0 [--device cpu] [--set key=value]`
 runs it without kb. The docstring names the paper and section it reproduces, the claims
 and predictions it tests, and the expected runtime of each scale.
+
+Checkpoints (optional). A long seed on a Slurm cluster can be preempted or reach its time
+limit; kb then requeues it, and the seed can resume instead of starting over:
+
+    from kb.experiment import checkpoint_dir
+
+    def run(config, seed, device):
+        folder = checkpoint_dir()            # None when run without kb: no checkpoints
+        state = folder / "state.pt" if folder else None
+        step = 0
+        if state and state.exists():
+            step, weights = torch.load(state).values()   # resume where the job was stopped
+        ...
+            if state and step % 100 == 0:
+                torch.save({"step": step, "weights": model.state_dict()}, state)
+
+The folder is private to one seed of one submitted run plan: its key is the seed key
+(script hash, config and seed), under the submission's own folder. A requeued job finds
+its own last checkpoint; another run, another config or an edited script never does.
+Write the file atomically (save to a temporary name, then rename) so a job killed while
+saving leaves the previous checkpoint whole, and make resuming give the same metrics as
+an uninterrupted run (restore the random generators too), since seeds are compared
+across runs. Local runs get an empty folder per seed, removed when `kb run` ends.
 """
 
 from __future__ import annotations
@@ -40,6 +63,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +74,7 @@ from kb.errors import KbError, Problem
 from kb.schema import DataScale
 
 REQUIRED_SCALES = ("smoke", "full")
+CHECKPOINT_ENV = "KB_CHECKPOINT_DIR"  # set by kb's runner for each seed
 _LITERALS = ("SCALES", "REGIME", "METRICS")
 
 RunFn = Callable[[dict[str, Any], int, str], Mapping[str, Any]]
@@ -223,6 +248,16 @@ def check_result(
             "y": [float(v) for v in curve["y"]],
         }
     return values, curves
+
+
+def checkpoint_dir() -> Path | None:
+    """This seed's private checkpoint folder (created), or None outside kb's runner."""
+    value = os.environ.get(CHECKPOINT_ENV)
+    if not value:
+        return None
+    folder = Path(value)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def resolve_device(requested: str) -> str:

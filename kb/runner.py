@@ -1,5 +1,9 @@
 """`kb run`: plan which experiments to run, run every seed in its own process, record.
 
+Seeds run in local processes by default, or are submitted through submitit (to its local
+executor or a Slurm cluster; `kb.executors`, `kb.jobs`), where each job runs the same
+`kb.seedproc.run_seed` and its results become the same records.
+
 Each seed runs in a child process (`kb.worker`) with a timeout and a memory cap, so a
 crash, a hang, a runaway allocation, a NaN or a malformed result becomes a failed seed
 with its reason and the tail of its log, and the other seeds go on. A finished seed is
@@ -11,14 +15,9 @@ still records the seeds that finished. Run records are written once per run, ato
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shlex
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,11 +26,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kb import provenance
+from kb.config import SlurmSettings
 from kb.diagnose import suggest
 from kb.errors import KbError
 from kb.experiment import ExperimentInfo, apply_overrides
 from kb.load import KnowledgeBase
 from kb.records import (
+    ExecutorInfo,
     Outcome,
     PredictionRef,
     RunOutcome,
@@ -45,9 +46,9 @@ from kb.records import (
     sha256_bytes,
     write_record,
 )
+from kb.seedproc import Children, SeedSpec, run_seed
 
 CACHE_DIR = ".kb/seeds"
-LOG_LINES = 40  # lines of a failed seed's output kept in its record
 
 
 class RunEvents(Protocol):
@@ -90,6 +91,10 @@ class RunOptions:
     timeout_s: float = 1800.0
     memory_mb: int = 8192
     command: str = "kb run"
+    executor: str = "local"  # or "submitit-local" / "slurm" (kb.executors)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    wait: bool = True  # for submitted seeds: wait and record, or return once submitted
+    poll_s: float = 2.0  # how often submitted seeds are checked while waiting
 
 
 @dataclass
@@ -97,6 +102,24 @@ class RunReport:
     records: list[RunRecord] = field(default_factory=list)
     reused_only: list[RunPlan] = field(default_factory=list)  # nothing new to record
     interrupted: bool = False
+    submission: str | None = None  # submitted seeds not yet recorded: `kb jobs --follow ID`
+
+
+@dataclass
+class Batch:
+    """The seeds of one `kb run`: reused ones, those still to compute, and results as they come."""
+
+    plans: list[RunPlan]
+    started: dt.datetime
+    results: dict[int, dict[int, SeedResult]]
+    computed: dict[int, set[int]]
+    todo: list[tuple[int, int]]
+
+    def add(self, root: Path, i: int, result: SeedResult) -> None:
+        if result.outcome is Outcome.ok:
+            _cache(root, self.plans[i], result)
+        self.results[i][result.seed] = result
+        self.computed[i].add(result.seed)
 
 
 # --- planning --------------------------------------------------------------------------
@@ -193,139 +216,27 @@ def _known_results(root: Path) -> dict[str, tuple[SeedResult, str]]:
     return known
 
 
-class _Children:
-    """Live child processes, so Ctrl-C can stop them all."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._procs: set[subprocess.Popen[bytes]] = set()
-        self.stopping = threading.Event()
-
-    def add(self, proc: subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._procs.add(proc)
-
-    def remove(self, proc: subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._procs.discard(proc)
-
-    def kill_all(self) -> None:
-        self.stopping.set()
-        with self._lock:
-            for proc in self._procs:
-                _kill_group(proc)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _tail(path: Path, root: Path) -> str:
-    try:
-        lines = path.read_text(errors="replace").splitlines()[-LOG_LINES:]
-    except OSError:
-        return ""
-    return provenance.scrub("\n".join(lines), root)
-
-
-def _run_seed(
-    plan: RunPlan,
-    seed: int,
-    slot: int,
-    root: Path,
-    options: RunOptions,
-    children: _Children,
-    workdir: Path,
-) -> SeedResult | None:
-    """One seed in its own process; None when it was stopped by Ctrl-C."""
+def seed_spec(
+    plan: RunPlan, seed: int, root: Path, options: RunOptions, checkpoints: Path, slot: int = 0
+) -> SeedSpec:
     key = seed_key(plan.script_sha256, plan.config, seed)
-    result_path = workdir / f"{plan.experiment.name}-{plan.scale}-{seed}.json"
-    log_path = result_path.with_suffix(".log")
-    threads = max(1, (os.cpu_count() or 1) // max(1, options.jobs))
-    env = {
-        **os.environ,
-        "KB_THREADS": str(threads),
-        "OMP_NUM_THREADS": str(threads),
-        "KB_JOB_SLOT": str(slot),
-        "PYTHONHASHSEED": str(seed),
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "kb.worker",
-        str(plan.experiment.path),
-        str(result_path),
-        "--config",
-        json.dumps(plan.config),
-        "--seed",
-        str(seed),
-        "--device",
-        options.device,
-        "--memory-mb",
-        str(options.memory_mb),
-    ]
-    started = time.perf_counter()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            argv,
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        children.add(proc)
-        try:
-            code = proc.wait(timeout=options.timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            code = proc.wait()
-            timed_out = True
-        finally:
-            children.remove(proc)
-    wall = round(time.perf_counter() - started, 3)
-    if children.stopping.is_set() and not result_path.exists():
-        return None
-
-    def failed(reason: str) -> SeedResult:
-        return SeedResult(
-            seed=seed,
-            key=key,
-            outcome=Outcome.failed,
-            wall_s=wall,
-            reason=reason,
-            log_tail=_tail(log_path, root),
-        )
-
-    if timed_out:
-        return failed(f"timed out after {options.timeout_s:g} s")
-    if not result_path.exists():
-        if code < 0:
-            name = signal.Signals(-code).name
-            hint = " (killed: out of memory?)" if name == "SIGKILL" else ""
-            return failed(f"crashed with signal {name}{hint}")
-        return failed(f"exited with code {code} without a result")
-    try:
-        outcome = json.loads(result_path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return failed("result file is not valid JSON")
-    if not outcome.get("ok"):
-        return failed(str(outcome.get("reason", "failed")))
-    return SeedResult(
+    return SeedSpec(
+        script=str(plan.experiment.path),
+        config=plan.config,
         seed=seed,
         key=key,
-        outcome=Outcome.ok,
-        metrics=outcome["metrics"],
-        curves=outcome.get("curves", {}),
-        wall_s=wall,
-        device=outcome.get("device"),
-        gpu=outcome.get("gpu"),
+        device=options.device,
+        timeout_s=options.timeout_s,
+        memory_mb=options.memory_mb,
+        threads=max(1, (os.cpu_count() or 1) // max(1, options.jobs)),
+        root=str(root),
+        checkpoint_dir=str(checkpoints / key),
+        slot=slot,
     )
+
+
+def _run_one(spec: SeedSpec, workdir: Path, children: Children) -> SeedResult | None:
+    return run_seed(spec, workdir, children)[0]
 
 
 def compute(
@@ -341,7 +252,7 @@ def compute(
     Calls `finished` as each seed ends. Returns True when Ctrl-C stopped the work: the
     children are killed, and seeds that had already finished are still reported.
     """
-    children = _Children()
+    children = Children()
     with (
         tempfile.TemporaryDirectory(prefix="kb-run-") as tmp,
         ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool,
@@ -357,9 +268,8 @@ def compute(
                     i, seed = queue.pop(0)
                     slot = free_slots.pop(0)
                     events.seed_started(plans[i], seed)
-                    future = pool.submit(
-                        _run_seed, plans[i], seed, slot, root, options, children, workdir
-                    )
+                    spec = seed_spec(plans[i], seed, root, options, workdir / "checkpoints", slot)
+                    future = pool.submit(_run_one, spec, workdir, children)
                     pending[future] = (i, seed)
                     slot_of[future] = slot
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -379,50 +289,93 @@ def compute(
     return False
 
 
-def execute(
-    plans: list[RunPlan], root: Path, options: RunOptions, events: RunEvents | None = None
-) -> RunReport:
-    """Run every plan's seeds (reusing finished ones) and write one record per run."""
-    events = events or _Silent()
+def prepare(plans: list[RunPlan], root: Path, events: RunEvents) -> Batch:
+    """Which seeds are already known (recorded or cached) and which must be computed."""
     known = _known_results(root)
-    started_at = dt.datetime.now(dt.UTC)
-    clock = time.perf_counter()
-    results: dict[int, dict[int, SeedResult]] = {i: {} for i in range(len(plans))}
-    computed: dict[int, set[int]] = {i: set() for i in range(len(plans))}
-    todo: list[tuple[int, int]] = []
+    batch = Batch(
+        plans,
+        dt.datetime.now(dt.UTC),
+        {i: {} for i in range(len(plans))},
+        {i: set() for i in range(len(plans))},
+        [],
+    )
     for i, plan in enumerate(plans):
         for seed in plan.seeds:
             key = seed_key(plan.script_sha256, plan.config, seed)
             if key in known:
                 cached, run_id = known[key]
-                results[i][seed] = cached.model_copy(
+                batch.results[i][seed] = cached.model_copy(
                     update={"reused": True, "reused_from": run_id or cached.reused_from}
                 )
             else:
-                todo.append((i, seed))
-        events.planned(plan, sum(1 for j, _ in todo if j == i), len(results[i]))
+                batch.todo.append((i, seed))
+        events.planned(plan, sum(1 for j, _ in batch.todo if j == i), len(batch.results[i]))
+    return batch
+
+
+def execute(
+    plans: list[RunPlan], root: Path, options: RunOptions, events: RunEvents | None = None
+) -> RunReport:
+    """Run every plan's seeds (reusing finished ones) and write one record per run.
+
+    With a submitit executor the seeds to compute are submitted as one array job; the
+    report then names the submission, and holds its records once they were collected.
+    """
+    events = events or _Silent()
+    batch = prepare(plans, root, events)
+    clock = time.perf_counter()
     report = RunReport()
 
     def finished(i: int, seed: int, seed_result: SeedResult) -> None:
-        if seed_result.outcome is Outcome.ok:
-            _cache(root, plans[i], seed_result)
-        results[i][seed] = seed_result
-        computed[i].add(seed)
+        batch.add(root, i, seed_result)
         events.seed_finished(plans[i], seed_result)
 
-    report.interrupted = compute(plans, todo, root, options, events, finished)
+    if options.executor != "local" and batch.todo:
+        from kb import jobs
+
+        submission = jobs.submit(batch, root, options)
+        report.submission = submission.id
+        if options.wait:
+            report.interrupted = jobs.wait(submission, root, finished, options.poll_s)
+            if not report.interrupted:
+                report.records, report.reused_only = jobs.collect(submission, root)
+                report.submission = None
+        return report
+    report.interrupted = compute(plans, batch.todo, root, options, events, finished)
+    report.records, report.reused_only = write_records(
+        batch,
+        root,
+        command=options.command,
+        interrupted=report.interrupted,
+        wall_s=round(time.perf_counter() - clock, 3),
+    )
+    return report
+
+
+def write_records(
+    batch: Batch,
+    root: Path,
+    *,
+    command: str,
+    interrupted: bool,
+    wall_s: float,
+    executor: dict[int, ExecutorInfo] | None = None,
+) -> tuple[list[RunRecord], list[RunPlan]]:
+    """One record per plan with new seeds; and the plans whose seeds were all recorded before."""
     finished_at = dt.datetime.now(dt.UTC)
     git = provenance.git_info(root)
     packages = provenance.package_versions()
-    for i, plan in enumerate(plans):
-        new = [results[i][s] for s in sorted(computed[i])]
-        if not new and all(r.reused_from for r in results[i].values()):
-            report.reused_only.append(plan)
+    records: list[RunRecord] = []
+    reused_only: list[RunPlan] = []
+    for i, plan in enumerate(batch.plans):
+        results = batch.results[i]
+        if not batch.computed[i] and all(r.reused_from for r in results.values()):
+            reused_only.append(plan)
             continue
-        seeds = sorted(results[i])
-        seed_results = [results[i][s] for s in seeds]
+        seeds = sorted(results)
+        seed_results = [results[s] for s in seeds]
         ok = sum(r.outcome is Outcome.ok for r in seed_results)
-        if report.interrupted:
+        if interrupted:
             outcome = RunOutcome.interrupted
         elif ok == len(seed_results):
             outcome = RunOutcome.ok
@@ -432,7 +385,7 @@ def execute(
         device = ran[0].device or "cpu"
         gpu = ran[0].gpu
         record = RunRecord(
-            id=new_run_id(started_at),
+            id=new_run_id(batch.started),
             experiment=plan.experiment.name,
             scale=plan.scale,
             config=plan.config,
@@ -445,14 +398,15 @@ def execute(
             git=git,
             packages=packages,
             hardware=provenance.hardware(device, gpu),
-            started=started_at,
+            started=batch.started,
             finished=finished_at,
-            wall_s=round(time.perf_counter() - clock, 3),
-            command=options.command,
+            wall_s=wall_s,
+            command=command,
+            executor=(executor or {}).get(i),
         )
         write_record(root, record)
-        report.records.append(record)
-    return report
+        records.append(record)
+    return records, reused_only
 
 
 def _cache(root: Path, plan: RunPlan, result: SeedResult) -> None:
