@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kb import jsonld
 from kb.schema import Claim, Kind
 from kb.site.html import (
     Urls,
@@ -15,7 +16,6 @@ from kb.site.html import (
     json_ld,
     link,
     paragraphs,
-    safe_href,
     table,
 )
 from kb.site.model import Cell, Site
@@ -34,9 +34,6 @@ from kb.site.parts import (
     status_badge,
     verdict_cell,
 )
-
-# schema.org Rating for a ClaimReview: worst 1 .. best 3. Untested claims carry no value.
-RATING = {"refuted": 1, "contested": 2, "supported": 3}
 
 
 def claim_page(site: Site, urls: Urls, claim: Claim) -> str:
@@ -159,36 +156,12 @@ def _record(site: Site, urls: Urls, here: str, cell: Cell) -> str:
 
 
 def claim_review(site: Site, claim: Claim, urls: Urls) -> dict[str, Any]:
-    """schema.org ClaimReview of a claim, with its stored status as the rating."""
+    """The claim's ClaimReview (kb.jsonld builds it), addressed to this page when the site has a URL."""
     base = (site.options.site_url or "").rstrip("/")
     url = f"{base}/{urls.page('', claim_key(claim))}" if base else None
-    appearances = []
-    for s in claim.sources:
-        ref = site.kb.references.get(s.citekey)
-        if ref is not None and s.stance.value == "proposes":
-            work: dict[str, Any] = {"@type": "CreativeWork", "name": ref.title, "datePublished": ref.year}
-            if href := safe_href(ref.link):
-                work["url"] = href
-            appearances.append(work)
-    review: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": "ClaimReview",
-        "claimReviewed": " ".join(claim.statement.split()),
-        "name": claim.title,
-        "datePublished": claim.updated.isoformat(),
-        "author": {"@type": "Organization", "name": site.options.site_name},
-        "itemReviewed": {"@type": "Claim", "name": claim.title, "appearance": appearances},
-    }
-    if url:
-        review["url"] = url
-    status = site.status_value(claim)
-    rating: dict[str, Any] = {"@type": "Rating", "alternateName": status if claim.status else "not derived yet"}
-    if status in RATING:
-        rating.update(ratingValue=RATING[status], worstRating=1, bestRating=3)
-    if claim.status:
-        rating["ratingExplanation"] = claim.status.reason
-    review["reviewRating"] = rating
-    return review
+    return jsonld.document(
+        jsonld.claim_review(claim, site.kb.references, site.options.site_name, url)
+    )
 
 
 def claims_index(site: Site, urls: Urls) -> str:
