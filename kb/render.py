@@ -21,11 +21,15 @@ from kb.errors import KbError, Problem, Severity
 from kb.query import ClaimRow, ClaimView, OpenPrediction
 
 if TYPE_CHECKING:
+    from kb.changes import StatusSummary, TouchedExperiment
     from kb.export import ExportReport
     from kb.index import IndexReport
+    from kb.jobs import JobView, Submission
     from kb.load import KnowledgeBase
     from kb.records import SeedResult
+    from kb.rocrate_export import CrateReport
     from kb.runner import RunPlan, RunReport
+    from kb.scaffold import NewClaim, NewExperiment
     from kb.schema import Status
     from kb.statuses import Assessment, Change
     from kb.verify import VerifyReport
@@ -301,7 +305,16 @@ def run_report(report: RunReport) -> None:
                 stdout.print(safe(f"  seed {r.seed} failed: {r.reason}", "red"))
     for plan in report.reused_only:
         stdout.print(safe(f"{plan.name}: every seed already recorded; nothing new to run", "dim"))
-    if report.interrupted:
+    if report.submission is not None:
+        verb = "still running" if report.interrupted else "submitted"
+        stdout.print(
+            safe(
+                f"{verb}: submission {report.submission}; follow it with "
+                f"`kb jobs --follow {report.submission}` (records it when done)",
+                "bold",
+            )
+        )
+    elif report.interrupted:
         stderr.print(safe("interrupted: finished seeds were kept and recorded", "yellow"))
 
 
@@ -425,7 +438,7 @@ def verify_report(report: VerifyReport) -> None:
 
 
 def index_report(report: IndexReport) -> None:
-    what = "rebuilt" if report.rebuilt else "already up to date"
+    what = "updated" if report.rebuilt else "already up to date"
     stdout.print(safe(f"index {what}: {report.url}", "bold"))
     stdout.print(safe(", ".join(f"{n} {name}" for name, n in report.counts.items())))
 
@@ -433,3 +446,170 @@ def index_report(report: IndexReport) -> None:
 def export_report(report: ExportReport) -> None:
     for path in report.files:
         stdout.print(safe(f"wrote {path}"))
+    stdout.print(safe(", ".join(f"{n} {name}" for name, n in report.rows.items()), "dim"))
+
+
+def crate_report(report: CrateReport) -> None:
+    record = report.record
+    stdout.print(
+        safe(
+            f"wrote the RO-Crate of {record.experiment} [{record.scale}] run {record.id} to {report.path}",
+            "bold",
+        ),
+        soft_wrap=True,
+    )
+    for name in report.files:
+        stdout.print(safe(f"  {name}"))
+    stdout.print(safe(f"{len(report.files)} files, {report.entities} entities", "dim"))
+
+
+def touched_experiments(touched: Sequence[TouchedExperiment], rev: str) -> None:
+    if not touched:
+        stdout.print(safe(f"no experiment touched since {rev}", "dim"))
+    for t in touched:
+        stdout.print(safe(f"{t.name}: {'; '.join(t.reasons)}"), soft_wrap=True)
+
+
+# Every ASCII punctuation character can be backslash-escaped in CommonMark; escaping them
+# all (and HTML's specials as entities) leaves no markup, link, autolink or raw HTML in
+# untrusted text, and a `|` cannot split a table cell.
+_MARKDOWN_ESCAPES = {
+    **{c: "\\" + c for c in "!#$%'()*+,-./:;=?@[\\]^_`{|}~"},
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+}
+_SUMMARY_STATEMENT_CHARS = 200  # a table cell, not the claim page
+
+
+def markdown_text(text: object, limit: int | None = None) -> str:
+    """Untrusted text as inert Markdown on one line: shown literally, never as markup."""
+    flat = " ".join(_CONTROL.sub(" ", str(text)).split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return "".join(_MARKDOWN_ESCAPES.get(c, c) for c in flat)
+
+
+def status_summary_markdown(summary: StatusSummary) -> str:
+    """The status changes of a pull request as Markdown, for a CI summary or a comment."""
+    base = summary.base
+    head = f"### Status changes since {markdown_text(base.rev)} ({base.commit[:12]})\n\n"
+    if not summary.moves:
+        return head + "No claim's status or certainty changed, and no claim was added or removed.\n"
+    lines = [
+        "| claim | change | before | after | reason | statement |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in summary.moves:
+        now = m.after or m.before  # a removed claim keeps its last reason
+        cells = [
+            markdown_text(c)
+            for c in (m.claim, m.change, _label(m.before), _label(m.after), now.reason if now else "")
+        ]
+        cells.append(markdown_text(m.statement, _SUMMARY_STATEMENT_CHARS))
+        lines.append("| " + " | ".join(cells) + " |")
+    counts = {k: sum(m.change == k for m in summary.moves) for k in ("changed", "new", "removed")}
+    tail = ", ".join(f"{n} {k}" for k, n in counts.items())
+    return head + "\n".join(lines) + f"\n\n{tail}.\n"
+
+
+# --- kb jobs -------------------------------------------------------------------------------
+
+
+def job_table(views: Sequence[JobView]) -> None:
+    if not views:
+        stdout.print(safe("no submissions under .kb/jobs", "dim"))
+        return
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column in ("submission", "executor", "state", "experiments", "seeds", "job ids", "records"):
+        table.add_column(column)
+    for v in views:
+        s = v.submission
+        done = sum(1 for state in v.states.values() if state == "DONE")
+        table.add_row(
+            safe(s.id),
+            safe(s.executor),
+            safe(v.state, "green" if v.state == "recorded" else ""),
+            safe(", ".join(f"{p.experiment} [{p.scale}]" for p in s.plans)),
+            safe(f"{done}/{len(v.states)} done"),
+            safe(" ".join(s.job_ids)),
+            safe(", ".join(s.records)),
+        )
+    stdout.print(table)
+
+
+class JobFollower:
+    """One status line per change while `kb jobs --follow` waits."""
+
+    def __init__(self) -> None:
+        self._last = ""
+
+    def __enter__(self) -> JobFollower:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, view: JobView) -> None:
+        counts: dict[str, int] = {}
+        for state in view.states.values():
+            counts[state] = counts.get(state, 0) + 1
+        line = f"{view.submission.id}: " + ", ".join(
+            f"{n} {state.lower()}" for state, n in sorted(counts.items())
+        )
+        if line != self._last:
+            stderr.print(safe(line))
+            self._last = line
+
+
+def job_cancelled(submission: Submission) -> None:
+    stdout.print(
+        safe(
+            f"cancelled submission {submission.id} (jobs {' '.join(submission.job_ids)}); "
+            "`kb jobs --collect` records the seeds that finished",
+            "yellow",
+        )
+    )
+
+
+def collected(records: Sequence[Any]) -> None:
+    from kb.runner import RunReport
+
+    if not records:
+        stdout.print(safe("nothing to record", "dim"))
+        return
+    run_report(RunReport(records=list(records)))
+
+
+def new_claim_report(result: NewClaim) -> None:
+    stdout.print(safe(f"created {result.file}", "green"), soft_wrap=True)
+    for stub in result.stubs:
+        stdout.print(
+            safe(
+                f"claims/references.bib:{stub.line}: complete @misc{{{stub.citekey}}}: title, "
+                "author, year, and one of doi, eprint or url (`kb check` fails until you do)",
+                "yellow",
+            ),
+            soft_wrap=True,
+        )
+    stdout.print(
+        safe(
+            "next: add tags, scope and would_change_our_mind if they help, then `kb check`",
+            "dim",
+        )
+    )
+
+
+def new_experiment_report(result: NewExperiment) -> None:
+    stdout.print(safe(f"created {result.file}", "green"), soft_wrap=True)
+    if result.linked:
+        stdout.print(safe(f"linked: its prediction in {result.linked} now names it"), soft_wrap=True)
+    stdout.print(
+        safe(
+            f"next: replace the TODOs and placeholders in {result.file}; it runs as "
+            f"`python {result.file} --scale smoke --seed 0`",
+            "dim",
+        ),
+        soft_wrap=True,
+    )

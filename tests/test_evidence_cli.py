@@ -105,7 +105,7 @@ def test_verify_reproduces_a_run(repo: Path) -> None:
 def test_index_and_export(repo: Path, tmp_path: Path) -> None:
     run_kb("run", "demo_experiment", "--seeds", "3", "--device", "cpu", cwd=repo)
     result = run_kb("index", cwd=repo)
-    assert result.returncode == 0 and "rebuilt" in result.stdout and "3 metrics" in result.stdout
+    assert result.returncode == 0 and "index updated" in result.stdout and "3 metrics" in result.stdout
     assert "already up to date" in run_kb("index", cwd=repo).stdout
     rows = json.loads(run_kb("index", "--sql", "select id, kind from claims order by id", cwd=repo).stdout)
     assert rows == [{"id": "because-big", "kind": "explanation"}, {"id": "fast-training", "kind": "phenomenon"}]
