@@ -55,3 +55,35 @@ def assert_golden(actual: str, golden: Path) -> None:
         if not UPDATE_GOLDEN:
             pytest.fail(f"golden file {golden.name} was missing and has been written; review it")
     assert actual == golden.read_text(encoding="utf-8")
+
+
+def explanation_yaml(statement: str = "The ratio exceeds 1.5.") -> str:
+    """A valid explanation of the base KB's `fast-training`, served by `demo_experiment`."""
+    return BECAUSE_BIG.replace("statement: The ratio exceeds 1.5.", f"statement: {statement}", 1)
+
+
+BECAUSE_BIG = """\
+schema_version: 1
+id: because-big
+kind: explanation
+explains: fast-training
+title: Because the ratio is big
+statement: The ratio exceeds 1.5.
+summary: A mechanism that makes the ratio big.
+topic: demo
+sources:
+  - citekey: ioffe2015
+    stance: proposes
+    locator: Sec. 1
+  - citekey: santurkar2018
+    stance: refutes
+    locator: Sec. 2.1
+predictions:
+  - id: ratio-is-big
+    statement: The ratio is above 1.5.
+    experiment: demo_experiment
+    metric: ratio
+    expect: "> 1.5"
+created: 2026-01-01
+updated: 2026-01-01
+"""

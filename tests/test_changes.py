@@ -11,33 +11,8 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
-from support import GOLDEN, assert_golden, run_kb
+from support import GOLDEN, assert_golden, explanation_yaml, run_kb
 
-EXPLANATION = """\
-schema_version: 1
-id: because-big
-kind: explanation
-explains: fast-training
-title: Because the ratio is big
-statement: {statement}
-summary: A mechanism that makes the ratio big.
-topic: demo
-sources:
-  - citekey: ioffe2015
-    stance: proposes
-    locator: Sec. 1
-  - citekey: santurkar2018
-    stance: refutes
-    locator: Sec. 2.1
-predictions:
-  - id: ratio-is-big
-    statement: The ratio is above 1.5.
-    experiment: demo_experiment
-    metric: ratio
-    expect: "> 1.5"
-created: 2026-01-01
-updated: 2026-01-01
-"""
 MALICIOUS = (
     "<script>alert(1)</script> see [x](javascript:alert(1)) | or `rm -rf` at https://evil.example"
     " ![p](https://evil.example/p.png) <img src=x onerror=alert(1)> **loud**"
@@ -82,7 +57,7 @@ def changed(repo: Path, rev: str = "HEAD") -> list[dict[str, object]]:
 
 def add_explanation(repo: Path, statement: str = "The ratio exceeds 1.5.") -> Path:
     path = repo / "claims/demo/because-big.yaml"
-    path.write_text(EXPLANATION.format(statement=json.dumps(statement)), encoding="utf-8")
+    path.write_text(explanation_yaml(json.dumps(statement)), encoding="utf-8")
     return path
 
 

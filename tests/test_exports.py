@@ -15,33 +15,9 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import BASE_KB, GOLDEN, assert_golden, run_kb
+from support import BASE_KB, GOLDEN, assert_golden, explanation_yaml, run_kb
 
-EXPLANATION = """\
-schema_version: 1
-id: because-big
-kind: explanation
-explains: fast-training
-title: Because the ratio is big
-statement: The ratio exceeds 1.5.
-summary: A mechanism that makes the ratio big.
-topic: demo
-sources:
-  - citekey: ioffe2015
-    stance: proposes
-    locator: Sec. 1
-  - citekey: santurkar2018
-    stance: refutes
-    locator: Sec. 2.1
-predictions:
-  - id: ratio-is-big
-    statement: The ratio is above 1.5.
-    experiment: demo_experiment
-    metric: ratio
-    expect: "> 1.5"
-created: 2026-01-01
-updated: 2026-01-01
-"""
+EXPLANATION = explanation_yaml()
 
 # Cited by no claim, and using a @string macro: the BibTeX export must leave it out
 # unless asked for all references, and keep the macro it needs when it is asked.

@@ -15,7 +15,9 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from kb.jsonld import web_url
 
 # C0/C1 control characters (tab and newline kept): invalid in XML, invisible in HTML.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -45,16 +47,7 @@ def paragraphs(text: str, cls: str | None = None) -> str:
 
 def safe_href(url: str | None) -> str | None:
     """An external URL usable as a link: absolute http(s) only, else None."""
-    if not url:
-        return None
-    url = clean(url).strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+    return web_url(clean(url)) if url else None
 
 
 def link(href: str | None, text: str, cls: str | None = None) -> str:
