@@ -1,0 +1,44 @@
+"""Option types, filters and the loader shared by the `kb` commands."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class KindFilter(StrEnum):
+    phenomenon = "phenomenon"
+    explanation = "explanation"
+
+
+class StatusFilter(StrEnum):
+    supported = "supported"
+    refuted = "refuted"
+    contested = "contested"
+    untested = "untested"
+
+
+RootOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional[...] on Python 3.11 annotations
+    typer.Option(
+        "--root",
+        help="Knowledge-base folder (default: $KB_ROOT or the nearest with claims/).",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def load_kb(root: Path | None, *, use_cache: bool = True):  # type: ignore[no-untyped-def]
+    from kb import cache
+    from kb.load import find_root, load
+
+    return load(root if root is not None else find_root(), use_cache=use_cache and cache.enabled())
