@@ -1,0 +1,38 @@
+"""Data: the reports of `kb index`, `kb export` and `kb export-run` (the RO-Crate)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kb.render.base import safe, stdout
+
+if TYPE_CHECKING:
+    from kb.export import ExportReport
+    from kb.index import IndexReport
+    from kb.rocrate_export import CrateReport
+
+
+def index_report(report: IndexReport) -> None:
+    what = "updated" if report.rebuilt else "already up to date"
+    stdout.print(safe(f"index {what}: {report.url}", "bold"))
+    stdout.print(safe(", ".join(f"{n} {name}" for name, n in report.counts.items())))
+
+
+def export_report(report: ExportReport) -> None:
+    for path in report.files:
+        stdout.print(safe(f"wrote {path}"))
+    stdout.print(safe(", ".join(f"{n} {name}" for name, n in report.rows.items()), "dim"))
+
+
+def crate_report(report: CrateReport) -> None:
+    record = report.record
+    stdout.print(
+        safe(
+            f"wrote the RO-Crate of {record.experiment} [{record.scale}] run {record.id} to {report.path}",
+            "bold",
+        ),
+        soft_wrap=True,
+    )
+    for name in report.files:
+        stdout.print(safe(f"  {name}"))
+    stdout.print(safe(f"{len(report.files)} files, {report.entities} entities", "dim"))

@@ -1,0 +1,240 @@
+"""Runs: the plan, progress and report of `kb run`, verdicts, status changes, `kb verify`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+
+from kb.render.base import _STATUS_STYLE, _interval, _label, _widths, safe, stderr, stdout
+
+if TYPE_CHECKING:
+    from kb.changes import TouchedExperiment
+    from kb.load import KnowledgeBase
+    from kb.records import SeedResult
+    from kb.runner import RunPlan, RunReport
+    from kb.schema import Status
+    from kb.statuses import Assessment, Change
+    from kb.verify import VerifyReport
+
+
+def plans(planned: Sequence[RunPlan]) -> None:
+    table = Table(
+        header_style="bold", box=None, pad_edge=False, title="Would run", title_justify="left"
+    )
+    for column in ("experiment", "scale", "seeds", "serves predictions", "config"):
+        table.add_column(column)
+    for p in planned:
+        served = ", ".join(f"{r.claim}/{r.prediction}" for r in p.predictions) or "(none yet)"
+        table.add_row(
+            safe(p.experiment.name),
+            safe(p.scale),
+            safe(len(p.seeds)),
+            safe(served),
+            safe(json.dumps(p.config)),
+        )
+    stdout.print(table)
+
+
+class RunProgress:
+    """Progress bars with ETA, one per run, fed by the runner's events."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=stderr,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def planned(self, plan: RunPlan, to_compute: int, reused: int) -> None:
+        description = f"{plan.name}" + (f" ({reused} reused)" if reused else "")
+        self._tasks[plan.name] = self._progress.add_task(description, total=to_compute, failed="")
+        self._failed = 0
+
+    def seed_started(self, plan: RunPlan, seed: int) -> None:
+        pass
+
+    def seed_finished(self, plan: RunPlan, result: SeedResult) -> None:
+        task = self._tasks[plan.name]
+        failed = "" if result.outcome.value == "ok" else "[red]failed seed[/red]"
+        self._progress.update(task, advance=1, failed=failed)
+
+
+def run_report(report: RunReport) -> None:
+    for record in report.records:
+        ok = len(record.ok_results())
+        stdout.print(
+            safe(
+                f"{record.experiment} [{record.scale}] run {record.id}: {record.outcome.value}, {ok}/{len(record.results)} seeds ok, {record.wall_s:.1f} s",
+                "bold",
+            )
+        )
+        table = Table(header_style="bold", box=None, pad_edge=False)
+        table.add_column("metric")
+        for name in ("mean", "min", "max"):
+            table.add_column(name, justify="right")
+        names = sorted({m for r in record.ok_results() for m in r.metrics})
+        for name in names:
+            values = [r.metrics[name] for r in record.ok_results() if name in r.metrics]
+            table.add_row(
+                safe(name),
+                f"{sum(values) / len(values):.4g}",
+                f"{min(values):.4g}",
+                f"{max(values):.4g}",
+            )
+        if names:
+            stdout.print(table)
+        for r in record.results:
+            if r.outcome.value != "ok":
+                stdout.print(safe(f"  seed {r.seed} failed: {r.reason}", "red"))
+    for plan in report.reused_only:
+        stdout.print(safe(f"{plan.name}: every seed already recorded; nothing new to run", "dim"))
+    if report.submission is not None:
+        verb = "still running" if report.interrupted else "submitted"
+        stdout.print(
+            safe(
+                f"{verb}: submission {report.submission}; follow it with "
+                f"`kb jobs --follow {report.submission}` (records it when done)",
+                "bold",
+            )
+        )
+    elif report.interrupted:
+        stderr.print(safe("interrupted: finished seeds were kept and recorded", "yellow"))
+
+
+def verdicts(assessment: Assessment, served: set[tuple[str, str]]) -> None:
+    """Estimate, interval and verdict of each prediction the run served."""
+    kinds = {True: "confirmatory", False: "exploratory", None: ""}
+    rows = [
+        (
+            cid,
+            pid,
+            v.scale or "",
+            str(v.n),
+            _interval(v),
+            f"{v.level:.4g}" if v.level else "",
+            v.verdict.value,
+            kinds[v.confirmatory],
+        )
+        for (cid, pid), v in sorted(assessment.derivation.verdicts.items())
+        if (cid, pid) in served
+    ]
+    table = Table(
+        header_style="bold", box=None, pad_edge=False, title="Verdicts", title_justify="left"
+    )
+    names = ("claim", "prediction", "scale", "n", "estimate [interval]", "level", "verdict", "kind")
+    for k, name in enumerate(names):
+        table.add_column(name, no_wrap=True, min_width=max([len(name), *(len(r[k]) for r in rows)]))
+    for r in rows:
+        table.add_row(*(safe(cell, _STATUS_STYLE.get(cell, "")) for cell in r))
+    stdout.print(table)
+
+
+def status_changes(changes: Sequence[Change]) -> None:
+    for change in changes:
+        before, after = _label(change.before), _label(change.after)
+        if before != after:
+            text = f"status of {change.claim}: {before} → {after}"
+        else:
+            text = f"verdicts of {change.claim} updated ({after})"
+        stdout.print(safe(text, "bold"), soft_wrap=True)
+
+
+def status_table(
+    kb: KnowledgeBase, assessment: Assessment, committed: dict[str, Status | None]
+) -> None:
+    rows = []
+    for cid, st in sorted(assessment.derivation.statuses.items()):
+        before = committed.get(cid)
+        same = before is not None and (before.value, before.certainty) == (st.value, st.certainty)
+        moved = "new" if before is None else ("" if same else f"was {_label(before)}")
+        rows.append((cid, st, moved))
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    widths = _widths(
+        rows,
+        claim=lambda r: r[0],
+        status=lambda r: r[1].value.value,
+        certainty=lambda r: r[1].certainty.value,
+        basis=lambda r: r[1].basis,
+        since_commit=lambda r: r[2],
+    )
+    for column, width in widths.items():
+        table.add_column(column.replace("_", " "), no_wrap=True, min_width=width)
+    wide = stdout.width >= 120  # the reason needs room; `kb show` prints it whole anyway
+    if wide:
+        table.add_column("reason", overflow="ellipsis", no_wrap=True, min_width=20)
+    for cid, st, moved in rows:
+        cells = [
+            safe(cid),
+            safe(st.value.value, _STATUS_STYLE.get(st.value.value, "")),
+            safe(st.certainty.value),
+            safe(st.basis),
+            safe(moved, "yellow"),
+            safe(st.reason),
+        ]
+        table.add_row(*(cells if wide else cells[:-1]))
+    stdout.print(table)
+
+
+def verify_report(report: VerifyReport) -> None:
+    record = report.record
+    stdout.print(
+        safe(
+            f"verify {record.experiment} [{record.scale}] run {record.id} (rtol {report.rtol:g}, atol {report.atol:g})",
+            "bold",
+        )
+    )
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column in ("seed", "metric", "recorded", "reproduced", "match"):
+        table.add_column(column, no_wrap=True)
+    for c in report.checks:
+        match = c.matches(report.rtol, report.atol)
+        table.add_row(
+            safe(c.seed),
+            safe(c.metric),
+            f"{c.recorded:.10g}",
+            "failed" if c.reproduced is None else f"{c.reproduced:.10g}",
+            safe("yes" if match else "NO", "green" if match else "red"),
+        )
+    stdout.print(table)
+    for seed, reason in sorted(report.failures.items()):
+        stdout.print(safe(f"seed {seed} failed on re-execution: {reason}", "red"))
+    for note in report.notes:
+        stdout.print(safe(f"note: {note}", "yellow"))
+    stdout.print(
+        safe(
+            "verified: every metric matches" if report.ok else "NOT verified",
+            "bold green" if report.ok else "bold red",
+        )
+    )
+
+
+def touched_experiments(touched: Sequence[TouchedExperiment], rev: str) -> None:
+    if not touched:
+        stdout.print(safe(f"no experiment touched since {rev}", "dim"))
+    for t in touched:
+        stdout.print(safe(f"{t.name}: {'; '.join(t.reasons)}"), soft_wrap=True)
