@@ -147,6 +147,18 @@ def _paths(folder: Path, job_id: str) -> Any:
     return JobPaths(folder / "%j", job_id=job_id, task_id=0)
 
 
+def _reap(job_id: str) -> None:
+    """Wait for a submitit-local controller whose result exists (it exits right after writing
+    it), so no zombie and no never-waited Popen is left to the end of the process."""
+    process = _LOCAL_PROCESSES.pop(job_id, None)
+    if process is None:
+        return
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        _LOCAL_PROCESSES[job_id] = process
+
+
 def _local_alive(job_id: str) -> bool:
     """submitit-local job ids are the controller's pid; a zombie counts as finished."""
     if job_id in _LOCAL_PROCESSES:
@@ -199,6 +211,7 @@ def states(executor: str, folder: Path, job_ids: list[str]) -> dict[str, str]:
     for job_id in job_ids:
         if _paths(folder, job_id).result_pickle.exists():
             out[job_id] = "DONE"
+            _reap(job_id)
         elif executor == "slurm":
             live = queue.get(job_id)
             out[job_id] = live if live else _slurm_final_state(job_id)
