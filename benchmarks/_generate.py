@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from pathlib import Path
 
@@ -14,9 +15,7 @@ id: {id}
 kind: {kind}
 {explains}title: Generated claim number {n} about a training phenomenon
 statement: >-
-  A statement long enough to look like a real one, saying that some intervention
-  changes some measurable quantity in a stated regime, number {n}.
-summary: >-
+{statement}summary: >-
   A summary of a few sentences written for a reader who knows basic deep learning.
   It explains what is claimed, by whom, and why it matters for practice. Claim {n}.
 topic: {topic}
@@ -52,6 +51,20 @@ created: 2026-01-01
 updated: 2026-01-02
 """
 
+WORDS = (
+    "batch layer weight noise width depth rate step loss margin curvature sharpness "
+    "gradient signal feature kernel spectrum rank norm scale label data model optimizer "
+    "momentum decay warmup plateau basin flatness overfit memorize generalize transfer "
+    "residual attention token head dropout pruning ticket lottery grok descent ascent"
+).split()
+
+
+def distinct_statement(n: int) -> str:
+    """Twenty words drawn for claim `n`: statements that differ only by a number would all be
+    flagged by the duplicate-statement check (kb/similar.py), which real claims are not."""
+    rng = random.Random(n)
+    return "  " + " ".join(rng.choice(WORDS) for _ in range(20)) + f", number {n}.\n"
+
 
 def generate(root: Path, n_claims: int, per_topic: int = 100) -> Path:
     """A knowledge base of `n_claims` files: one phenomenon and its explanations per 10."""
@@ -73,6 +86,7 @@ def generate(root: Path, n_claims: int, per_topic: int = 100) -> Path:
                 kind="phenomenon" if is_phenomenon else "explanation",
                 explains=explains,
                 n=n,
+                statement=distinct_statement(n),
                 topic=topic,
                 t=t,
             )

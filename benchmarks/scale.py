@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -102,34 +101,9 @@ def record_json(experiment: str, run_id: str, started: dt.datetime, n: int) -> s
     return json.dumps(record, separators=(",", ":"))
 
 
-GENERATED_STATEMENT = """\
-  A statement long enough to look like a real one, saying that some intervention
-  changes some measurable quantity in a stated regime, number {n}.
-"""
-WORDS = (
-    "batch layer weight noise width depth rate step loss margin curvature sharpness "
-    "gradient signal feature kernel spectrum rank norm scale label data model optimizer "
-    "momentum decay warmup plateau basin flatness overfit memorize generalize transfer "
-    "residual attention token head dropout pruning ticket lottery grok descent ascent"
-).split()
-
-
-def distinct_statement(n: int) -> str:
-    """Twenty words drawn for claim `n`: the duplicate-statement check (kb/similar.py) would
-    flag the generator's statements, which differ only by their number."""
-    rng = random.Random(n)
-    return "  " + " ".join(rng.choice(WORDS) for _ in range(20)) + f", number {n}.\n"
-
-
 def generate_large(root: Path, n_claims: int, n_runs: int, n_experiments: int) -> None:
     """The check_speed knowledge base plus experiments, claims that test them, and runs."""
     generate(root, n_claims)
-    for n in range(n_claims):
-        path = root / "claims" / f"topic-{n // 100}" / f"claim-{n}.yaml"
-        text = path.read_text(encoding="utf-8")
-        path.write_text(
-            text.replace(GENERATED_STATEMENT.format(n=n), distinct_statement(n)), encoding="utf-8"
-        )
     (root / "repro").mkdir()
     names = [experiment_name(n) for n in range(n_experiments)]
     for n, name in enumerate(names):
