@@ -13,6 +13,7 @@ submitit is imported lazily: `kb --help` and local runs never load it.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -86,7 +87,7 @@ def make_executor(name: str, folder: Path, settings: SlurmSettings) -> Any:
         executor = submitit.SlurmExecutor(pattern, max_num_timeout=settings.max_requeues)
         parameters: dict[str, Any] = {
             "job_name": "kb",
-            "time": max(1, int(-(-settings.time // 1))),  # sbatch takes whole minutes
+            "time": max(1, math.ceil(settings.time)),  # sbatch takes whole minutes
             "signal_delay_s": settings.signal_delay_s,
             "array_parallelism": settings.array_parallelism,
             "setup": list(settings.setup),
@@ -170,9 +171,14 @@ def _local_alive(job_id: str) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def _array_jobs(job_ids: list[str]) -> list[str]:
+    """The Slurm array jobs (`123`) of array elements (`123_4`)."""
+    return sorted({j.split("_")[0] for j in job_ids})
+
+
 def _slurm_queue(job_ids: list[str]) -> dict[str, str]:
     """State of each job id still known to squeue (array elements one per line)."""
-    bases = sorted({j.split("_")[0] for j in job_ids})
+    bases = _array_jobs(job_ids)
     if not bases:
         return {}
     try:
@@ -244,12 +250,6 @@ def outcome(
     from submitit.core.utils import pickle_load
 
     paths = _paths(folder, job_id)
-    stderr = ""
-    for log in (paths.stderr, paths.stdout):
-        try:
-            stderr = log.read_text(errors="replace") + stderr
-        except OSError:
-            pass
     if paths.result_pickle.exists():
         status, value = pickle_load(paths.result_pickle)
         if status == "success":
@@ -260,6 +260,12 @@ def outcome(
         reason = "cancelled"
     else:
         reason = f"the job ended without a result (state {state})"
+    stderr = ""  # read only for a failed seed: most seeds succeed, and polling reads them
+    for log in (paths.stderr, paths.stdout):
+        try:
+            stderr = log.read_text(errors="replace") + stderr
+        except OSError:
+            pass
     return SeedResult(
         seed=seed,
         key=key,
@@ -271,8 +277,9 @@ def outcome(
 
 def cancel(executor: str, job_ids: list[str]) -> None:
     if executor == "slurm":
-        bases = sorted({j.split("_")[0] for j in job_ids})
-        result = subprocess.run(["scancel", *bases], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            ["scancel", *_array_jobs(job_ids)], capture_output=True, text=True, timeout=60
+        )
         if result.returncode != 0:
             raise KbError(f"scancel failed: {result.stderr.strip()}")
         return

@@ -11,10 +11,9 @@ local run does (same seed cache, same records, plus the executor and job ids).
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from kb import executors
+from kb.diagnose import suggest
 from kb.errors import KbError
 from kb.experiment import ExperimentInfo
 from kb.records import (
@@ -31,6 +31,7 @@ from kb.records import (
     RunRecord,
     SeedResult,
     atomic_write,
+    new_run_id,
 )
 from kb.runner import Batch, RunOptions, RunPlan, seed_spec, write_records
 
@@ -74,10 +75,14 @@ class JobView:
     states: dict[str, str]  # job id -> state
 
     @property
+    def running(self) -> bool:
+        return any(executors.is_live(s) for s in self.states.values())
+
+    @property
     def state(self) -> str:
         if self.submission.records:
             return "recorded"
-        if any(executors.is_live(s) for s in self.states.values()):
+        if self.running:
             return "running"
         return "cancelled" if self.submission.cancelled else "finished"
 
@@ -112,8 +117,6 @@ def load(root: Path, submission_id: str) -> Submission:
     path = _path(root, submission_id)
     if not path.is_file():
         known = [p.stem for p in (root / JOBS_DIR).glob("*.json")]
-        from kb.diagnose import suggest
-
         raise KbError(
             f"no submission '{submission_id}' under {JOBS_DIR}{suggest(submission_id, known)}"
         )
@@ -132,7 +135,7 @@ def submissions(root: Path) -> list[Submission]:
 
 def submit(batch: Batch, root: Path, options: RunOptions) -> Submission:
     """Submit the batch's seeds to compute as one array job and save the submission."""
-    submission_id = f"{batch.started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    submission_id = new_run_id(batch.started)
     jobs_folder = folder(root, submission_id)
     settings = options.slurm
     threads = settings.cpus_per_task or 1
@@ -185,14 +188,17 @@ def view(root: Path, submission: Submission) -> JobView:
 
 
 def _outcomes(
-    root: Path, submission: Submission, states: dict[str, str]
+    root: Path,
+    submission: Submission,
+    states: dict[str, str],
+    skip: Collection[tuple[int, int]] = (),
 ) -> dict[tuple[int, int], SeedResult]:
-    """The seeds whose job has ended, as seed results."""
+    """The seeds whose job has ended, as seed results (but those in `skip`)."""
     out = {}
     for i, plan in enumerate(submission.plans):
         for seed, job_id in plan.jobs.items():
             state = states[job_id]
-            if not executors.is_live(state):
+            if (i, seed) not in skip and not executors.is_live(state):
                 out[i, seed] = executors.outcome(
                     folder(root, submission.id),
                     job_id,
@@ -220,10 +226,10 @@ def wait(
     try:
         while len(reported) < total:
             states = view(root, submission).states
-            for (i, seed), result in sorted(_outcomes(root, submission, states).items()):
-                if (i, seed) not in reported:
-                    reported.add((i, seed))
-                    finished(i, seed, result)
+            ended = _outcomes(root, submission, states, skip=reported)
+            for (i, seed), result in sorted(ended.items()):
+                reported.add((i, seed))
+                finished(i, seed, result)
             if len(reported) < total:
                 time.sleep(poll_s)
     except KeyboardInterrupt:
@@ -231,14 +237,19 @@ def wait(
     return False
 
 
-def collect(submission: Submission, root: Path) -> tuple[list[RunRecord], list[RunPlan]]:
-    """Write the run records of a submission whose jobs have all ended (once)."""
+def collect(
+    submission: Submission, root: Path, states: dict[str, str] | None = None
+) -> tuple[list[RunRecord], list[RunPlan]]:
+    """Write the run records of a submission whose jobs have all ended (once).
+
+    `states` are its jobs' states when the caller has just asked for them (`view`).
+    """
     if submission.records:
         raise KbError(
             f"submission {submission.id} was already recorded: {', '.join(submission.records)}"
         )
-    jv = view(root, submission)
-    live = [j for j, s in jv.states.items() if executors.is_live(s)]
+    states = view(root, submission).states if states is None else states
+    live = [j for j, s in states.items() if executors.is_live(s)]
     if live:
         raise KbError(
             f"submission {submission.id} still has {len(live)} job(s) running; "
@@ -262,8 +273,15 @@ def collect(submission: Submission, root: Path) -> tuple[list[RunRecord], list[R
         {i: set() for i in range(len(plans))},
         [],
     )
-    for (i, _), result in sorted(_outcomes(root, submission, jv.states).items()):
+    for (i, _), result in sorted(_outcomes(root, submission, states).items()):
         batch.add(root, i, result)
+    return record(submission, root, batch)
+
+
+def record(
+    submission: Submission, root: Path, batch: Batch
+) -> tuple[list[RunRecord], list[RunPlan]]:
+    """Write the run records of a submission from `batch`, which holds every seed's result."""
     info = {
         i: ExecutorInfo(name=submission.executor, submission=submission.id, job_ids=dict(p.jobs))
         for i, p in enumerate(submission.plans)
@@ -293,12 +311,12 @@ def follow(
     while True:
         jv = view(root, submission)
         update(jv)
-        if not any(executors.is_live(s) for s in jv.states.values()):
+        if not jv.running:
             break
         time.sleep(poll_s)
     if submission.records:
         return []
-    return collect(submission, root)[0]
+    return collect(submission, root, jv.states)[0]
 
 
 def collect_all(root: Path) -> list[RunRecord]:
@@ -307,10 +325,10 @@ def collect_all(root: Path) -> list[RunRecord]:
     for submission in submissions(root):
         if submission.records:
             continue
-        states = view(root, submission).states
-        if any(executors.is_live(s) for s in states.values()):
+        jv = view(root, submission)
+        if jv.running:
             continue
-        records.extend(collect(submission, root)[0])
+        records.extend(collect(submission, root, jv.states)[0])
     return records
 
 

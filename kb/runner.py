@@ -338,7 +338,8 @@ def execute(
         if options.wait:
             report.interrupted = jobs.wait(submission, root, finished, options.poll_s)
             if not report.interrupted:
-                report.records, report.reused_only = jobs.collect(submission, root)
+                # `finished` put every seed's result in the batch: record it as collected.
+                report.records, report.reused_only = jobs.record(submission, root, batch)
                 report.submission = None
         return report
     report.interrupted = compute(plans, batch.todo, root, options, events, finished)
