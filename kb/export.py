@@ -50,7 +50,7 @@ def export(
             rows = _jsonld(kb, stage / JSONLD_FILE)
         else:
             rows = _tables(kb, stage, fmt)
-        names = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+        names = files_in(stage)
     return ExportReport([output / name for name in names], rows)
 
 
@@ -79,7 +79,7 @@ def _bibtex(kb: KnowledgeBase, path: Path, all_references: bool) -> dict[str, in
     import bibtexparser
     from bibtexparser.model import Entry, Preamble, String
 
-    cited = {s.citekey for loaded in kb.claims.values() for s in loaded.claim.sources}
+    cited = _cited(kb)
     library = bibtexparser.parse_file(str(kb.root / REFERENCES_FILE))
     # @string macros and preambles are kept: a kept entry may use them. Comments are not.
     blocks = [
@@ -111,12 +111,16 @@ def _jsonld(kb: KnowledgeBase, path: Path) -> dict[str, int]:
     path.write_text(
         json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
     )
-    cited = {s.citekey for loaded in kb.claims.values() for s in loaded.claim.sources}
     return {
         "claims": len(kb.claims),
         "predictions": sum(len(loaded.claim.predictions) for loaded in kb.claims.values()),
-        "references": len(cited & set(kb.references)),
+        "references": len(_cited(kb) & set(kb.references)),
     }
+
+
+def _cited(kb: KnowledgeBase) -> set[str]:
+    """The citekeys some claim cites."""
+    return {s.citekey for loaded in kb.claims.values() for s in loaded.claim.sources}
 
 
 @contextmanager
@@ -151,11 +155,15 @@ def _merge(stage: Path, output: Path) -> None:
     if not output.exists():
         stage.rename(output)
         return
-    for path in sorted(stage.rglob("*")):
-        if path.is_file():
-            target = output / path.relative_to(stage)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, target)
+    for name in files_in(stage):
+        target = output / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / name, target)
+
+
+def files_in(folder: Path) -> list[Path]:
+    """The files under `folder`, as sorted paths relative to it."""
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
 
 
 def _swap(stage: Path, output: Path) -> None:

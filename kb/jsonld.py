@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from kb.bib import Reference
 from kb.load import KnowledgeBase
-from kb.schema import Claim, Prediction, VerdictRecord
+from kb.schema import Claim, Prediction, Stance, VerdictRecord
 
 CONTEXT = "https://schema.org"
 # schema.org Rating of a claim: worst 1 .. best 3. Untested claims carry no value.
@@ -64,7 +64,7 @@ def claim_review(
 
 def claim_node(claim: Claim, references: dict[str, Reference]) -> Node:
     cited = {s.citekey: references[s.citekey] for s in claim.sources if s.citekey in references}
-    proposing = [s.citekey for s in claim.sources if s.stance.value == "proposes"]
+    proposing = [s.citekey for s in claim.sources if s.stance is Stance.proposes]
     node: Node = {
         "@type": "Claim",
         "identifier": claim.id,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import KbError
-from kb.export import staged
+from kb.export import files_in, staged
 from kb.load import KnowledgeBase
 from kb.records import RunOutcome, RunRecord, prediction_sha256, record_path, sha256_bytes
 
@@ -55,7 +55,7 @@ def export_run(kb: KnowledgeBase, run_id: str, output: Path | None) -> CrateRepo
     crate = _build(kb, record)
     with staged(output, replace=True) as stage:
         crate.write(stage)
-        files = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+        files = sorted(name.as_posix() for name in files_in(stage))  # in string order
     return CrateReport(output, record, files, len(crate.get_entities()))
 
 
@@ -126,6 +126,7 @@ def _build(kb: KnowledgeBase, record: RunRecord) -> Any:
         )
         for r in record.results
     ]
+    status = _status(record)
     action = crate.add_action(
         workflow,
         identifier=f"#run-{record.id}",
@@ -137,10 +138,10 @@ def _build(kb: KnowledgeBase, record: RunRecord) -> Any:
             "description": _description(record),
             "startTime": record.started.isoformat(),
             "endTime": record.finished.isoformat(),
-            "actionStatus": {"@id": _STATUS.format(_status(record))},
+            "actionStatus": {"@id": _STATUS.format(status)},
         },
     )
-    if _status(record) == "Failed":
+    if status == "Failed":
         action["error"] = _error(record)
     crate.root_dataset.append_to("mentions", action)
     predictions = _predictions(crate, kb, record)

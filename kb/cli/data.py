@@ -40,6 +40,7 @@ class ExportFormat(StrEnum):
     bibtex = "bibtex"
     jsonld = "jsonld"
 
+
 def export(
     format: Annotated[
         ExportFormat,

@@ -21,6 +21,7 @@ class Executor(StrEnum):
     submitit_local = "submitit-local"
     slurm = "slurm"
 
+
 def run(
     targets: Annotated[
         list[str] | None,
@@ -167,6 +168,7 @@ class StatusFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
+
 
 def status(
     write: Annotated[

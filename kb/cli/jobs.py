@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.options import Format, FormatOption, RootOption
+from kb.cli.options import Format, FormatOption, RootOption, kb_root
 
 
 def jobs(
@@ -27,19 +27,18 @@ def jobs(
     """Seeds submitted with `kb run --executor submitit-local|slurm`: list, follow, cancel, record."""
     from kb import jobs as jobs_module
     from kb import render
-    from kb.load import find_root
 
-    kb_root = root if root is not None else find_root()
+    folder = kb_root(root)
     if cancel is not None:
-        render.job_cancelled(jobs_module.cancel(kb_root, cancel))
+        render.job_cancelled(jobs_module.cancel(folder, cancel))
         return
     if follow is not None:
         with render.JobFollower() as follower:
-            records = jobs_module.follow(kb_root, follow, follower.update)
+            records = jobs_module.follow(folder, follow, follower.update)
     elif collect:
-        records = jobs_module.collect_all(kb_root)
+        records = jobs_module.collect_all(folder)
     else:
-        views = [jobs_module.view(kb_root, s) for s in jobs_module.submissions(kb_root)]
+        views = [jobs_module.view(folder, s) for s in jobs_module.submissions(folder)]
         if format is Format.json:
             render.print_json([v.to_dict() for v in views])
         else:
@@ -49,5 +48,5 @@ def jobs(
     if records:
         from kb import statuses
 
-        _, changes = statuses.refresh(kb_root, run_id=records[-1].id)
+        _, changes = statuses.refresh(folder, run_id=records[-1].id)
         render.status_changes(changes)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kb.cli.options import KindFilter, RootOption
+from kb.cli.options import KindFilter, RootOption, kb_root
 
 app = typer.Typer(
     name="new",
@@ -131,10 +131,10 @@ def new_claim(
     without a terminal, a missing required value is an error and nothing is written.
     """
     from kb import render, scaffold
-    from kb.load import find_root, load
+    from kb.load import load
     from kb.schema import Kind
 
-    kb_root = root if root is not None else find_root()
+    folder = kb_root(root)
     ask = sys.stdin.isatty() and not no_input
     kind_text = _ask(kind.value if kind else None, "--kind", "Kind (phenomenon or explanation)", ask)
     if kind_text not in {k.value for k in Kind}:
@@ -142,7 +142,7 @@ def new_claim(
     kind_value = Kind(kind_text)
     if kind_value is Kind.explanation:
         explains = _ask(explains, "--explains", "Id of the phenomenon it explains", ask)
-    scaffold.check_explains(load(kb_root), kind_value, explains)  # before asking for more
+    scaffold.check_explains(load(folder), kind_value, explains)  # before asking for more
     cid = scaffold.check_slug(_ask(claim_id, "--id", "Id (lowercase slug)", ask), "id")
     topic_value = scaffold.check_slug(
         _ask(topic, "--topic", "Topic (folder under claims/)", ask), "topic"
@@ -180,7 +180,7 @@ def new_claim(
         prediction=first,
         explains=explains,
     )
-    render.new_claim_report(scaffold.new_claim(kb_root, draft))
+    render.new_claim_report(scaffold.new_claim(folder, draft))
 
 
 @app.command("experiment")
@@ -215,7 +215,6 @@ def new_experiment(
     prediction, if open, names the script instead.
     """
     from kb import render, scaffold
-    from kb.load import find_root
 
-    kb_root = root if root is not None else find_root()
-    render.new_experiment_report(scaffold.new_experiment(kb_root, name, claim_id, prediction_id))
+    created = scaffold.new_experiment(kb_root(root), name, claim_id, prediction_id)
+    render.new_experiment_report(created)

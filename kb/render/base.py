@@ -68,5 +68,3 @@ def _interval(v: Any) -> str:
 
 def _label(status: Status | None) -> str:
     return f"{status.value.value} · {status.certainty.value}" if status else "—"
-
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +50,7 @@ class JobFollower:
         pass
 
     def update(self, view: JobView) -> None:
-        counts: dict[str, int] = {}
-        for state in view.states.values():
-            counts[state] = counts.get(state, 0) + 1
+        counts = Counter(view.states.values())
         line = f"{view.submission.id}: " + ", ".join(
             f"{n} {state.lower()}" for state, n in sorted(counts.items())
         )
