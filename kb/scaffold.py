@@ -29,6 +29,7 @@ from kb.diagnose import field_path, problems_from_validation, suggest
 from kb.errors import KbError, Problem
 from kb.load import CLAIMS_DIR, REFERENCES_FILE, REPRO_DIR, KnowledgeBase, LoadedClaim, load
 from kb.schema import CITEKEY_PATTERN, EXPERIMENT_PATTERN, SLUG_PATTERN, Claim, Kind, Prediction
+from kb.writeback import ClaimDumper
 from kb.yamlfile import YamlDocument
 
 MODELINE = "# yaml-language-server: $schema=../../schemas/claim.schema.json\n"
@@ -178,24 +179,11 @@ def claim_data(draft: ClaimDraft, today: dt.date) -> dict[str, Any]:
     return data
 
 
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as the claim files are written by hand.
-        super().increase_indent(flow, False)
+class _Dumper(ClaimDumper):
+    """The status block's emitter (list indentation, NEL-safe strings), for a whole file."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True  # the same date object as created and updated: write it twice, no &anchor
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # PyYAML writes NEL (U+0085) raw inside single quotes, where a reader folds it into a
-    # space; double quotes escape it.
-    return dumper.represent_scalar(
-        "tag:yaml.org,2002:str", value, style='"' if "\x85" in value else None
-    )
-
-
-_Dumper.add_representer(str, _str)
 
 
 def claim_yaml(data: dict[str, Any]) -> str:
@@ -214,9 +202,9 @@ def claim_yaml(data: dict[str, Any]) -> str:
     return text
 
 
-def _validate(data: dict[str, Any], file: str) -> None:
+def _validate(data: dict[str, Any], file: str) -> Claim:
     try:
-        Claim.model_validate(data)
+        return Claim.model_validate(data)
     except ValidationError as exc:
         found = problems_from_validation(exc, Claim, YamlDocument(data), file)
         raise ScaffoldError(
@@ -282,7 +270,7 @@ def new_claim(root: Path, draft: ClaimDraft, today: dt.date | None = None) -> Ne
                 f"--cite {source.citekey!r} is not a BibTeX key such as 'ioffe2015'"
             )
     data = claim_data(draft, today)
-    _validate(data, file)
+    claim = _validate(data, file)
     text = claim_yaml(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x", encoding="utf-8") as out:  # "x": never overwrite, even in a race
@@ -291,7 +279,9 @@ def new_claim(root: Path, draft: ClaimDraft, today: dt.date | None = None) -> Ne
         dict.fromkeys(s.citekey for s in draft.sources if s.citekey not in kb.references)
     )
     stubs = _append_stubs(root, missing) if missing else []
-    kb = load(root)
+    # The file reads back as `data` (claim_yaml checks), and statuses do not depend on the
+    # references the stubs add: no need to load the whole knowledge base again.
+    kb.claims[draft.id] = LoadedClaim(claim, file, path)
     derived = statuses.assess(kb).derivation.statuses[draft.id]
     write_status(path, append_history(None, derived, None, today))
     return NewClaim(file, path, stubs)

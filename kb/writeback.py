@@ -29,7 +29,7 @@ class _FlowList(list[Any]):
     """A short list written inline, e.g. `interval: [1.2, 1.9]`."""
 
 
-class _Dumper(yaml.SafeDumper):
+class ClaimDumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         # Indent list items under their key, as the claim files are written by hand.
         super().increase_indent(flow, False)
@@ -41,8 +41,8 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if "\x85" in value else None)
 
 
-_Dumper.add_representer(str, _str)
-_Dumper.add_representer(
+ClaimDumper.add_representer(str, _str)
+ClaimDumper.add_representer(
     _FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
 )
 
@@ -64,7 +64,7 @@ def status_yaml(status: Status, line_break: str = "\n") -> str:
     """The `status:` block exactly as written: model field order, defaults left out."""
     data = {STATUS_KEY: _plain(status.model_dump(mode="python", exclude_defaults=True))}
     return yaml.dump(  # a very wide line keeps long reasons on one line, never folded
-        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+        data, Dumper=ClaimDumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
         width=1_000_000, line_break=line_break,
     )
 
