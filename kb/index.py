@@ -265,19 +265,18 @@ def create_tables(engine: Engine) -> None:
 
 def _file_hashes(
     root: Path, files: dict[str, Stat], known: dict[str, str]
-) -> tuple[dict[str, str], list[str], set[str]]:
-    """Meta values of `files`, the paths whose value is new, and those whose content is.
+) -> tuple[dict[str, str], set[str]]:
+    """The new meta values of `files` whose stat moved, and the paths whose content did.
 
     A file whose size and mtime match `known` keeps its hash without being read; one whose
     stat moved is hashed, and counts as changed only if the hash did. Files in `known` but
     gone from `files` are changed too.
     """
-    values, outdated, changed = {}, [], set(known.keys() - files.keys())
+    fresh, changed = {}, set(known.keys() - files.keys())
     for path, (size, mtime) in files.items():
         old = known.get(path)
         stat = f"{size} {mtime} "
         if old is not None and old.startswith(stat):
-            values[path] = old
             continue
         try:
             digest = content_hash((root / path).read_bytes())
@@ -285,11 +284,10 @@ def _file_hashes(
             if old is not None:
                 changed.add(path)
             continue
-        values[path] = stat + digest
-        outdated.append(path)
+        fresh[path] = stat + digest
         if old is None or not old.endswith(f" {digest}"):
             changed.add(path)
-    return values, sorted(outdated), changed
+    return fresh, changed
 
 
 def _chunks(items: list[str]) -> list[list[str]]:
@@ -308,7 +306,7 @@ def _update(conn: Connection, kb: KnowledgeBase, changed: set[str]) -> None:
     claim_files = sorted(
         p for p in changed if p.startswith(f"{CLAIMS_DIR}/") and p != REFERENCES_FILE
     )
-    run_files = sorted(p for p in changed if p.startswith(f"{REPRO_DIR}/runs/"))
+    run_files = sorted(p for p in changed if p.startswith(f"{RUNS_DIR}/"))
     scripts = any(p.startswith(f"{REPRO_DIR}/") and p.count("/") == 1 for p in changed)
     old_claims = [
         cid
@@ -364,12 +362,13 @@ def _write(
     meta = {k: v for k, v in conn.execute(select(col(MetaTable.key), col(MetaTable.value)))}
     known = {k[len(FILE_KEY) :]: v for k, v in meta.items() if k.startswith(FILE_KEY)}
     incremental = not force and meta.get("version") == version_key() and bool(known)
-    hashes, outdated, changed = _file_hashes(kb.root, files, known if incremental else {})
+    fresh, changed = _file_hashes(kb.root, files, known if incremental else {})
+    outdated = sorted(fresh)
     if incremental:
         _update(conn, kb, changed)
         # Rows of changed files, of files whose stat alone moved (so they are not hashed
         # again next time), and of files that are gone.
-        gone = sorted(p for p in changed if p not in hashes)
+        gone = sorted(changed - fresh.keys())
         stale = [FILE_KEY + p for p in [*outdated, *gone]] + ["version"]
     else:
         records, _ = read_records(kb.root)
@@ -380,7 +379,7 @@ def _write(
     conn.execute(
         insert(MetaTable),
         [
-            *({"key": FILE_KEY + p, "value": hashes[p]} for p in outdated),
+            *({"key": FILE_KEY + p, "value": fresh[p]} for p in outdated),
             {"key": "fingerprint", "value": stamp},
             {"key": "version", "value": version_key()},
         ],
@@ -388,7 +387,7 @@ def _write(
 
 
 def stored_fingerprint(engine: Engine) -> str | None:
-    create_tables(engine)
+    """The fingerprint of the files last indexed (the tables must exist)."""
     with engine.connect() as conn:
         value = conn.execute(
             select(col(MetaTable.value)).where(col(MetaTable.key) == "fingerprint")
@@ -403,9 +402,9 @@ def refresh(kb: KnowledgeBase, *, force: bool = False, url: str | None = None) -
     try:
         files = input_files(kb.root)
         stamp = fingerprint(files)
+        create_tables(engine)
         if not force and stored_fingerprint(engine) == stamp:
             return IndexReport(_safe_url(url), False, _counts(engine))
-        create_tables(engine)
         with engine.begin() as conn:
             _write(conn, kb, files, stamp, force)
         return IndexReport(_safe_url(url), True, _counts(engine))
