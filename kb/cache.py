@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from kb import __version__
 from kb.errors import Problem
+from kb.records import atomic_write
 from kb.schema import Claim
 
 CACHE_DIR = ".kb/cache"
@@ -133,11 +133,4 @@ def _atomic_write(path: Path, data: bytes) -> None:
     ignore = path.parent / ".gitignore"
     if not ignore.exists():  # keep the cache out of git in any repository, not only ours
         ignore.write_text("*\n", encoding="utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, durable=False)  # a lost cache is only rebuilt

@@ -164,19 +164,24 @@ def seed_key(script_sha256: str, config: dict[str, Any], seed: int) -> str:
     return canonical_hash({"script": script_sha256, "config": config, "seed": seed})
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader (or a crash) sees the old or the new file, never half."""
+def atomic_write(path: Path, content: str | bytes, *, durable: bool = True) -> None:
+    """Write `content` to `path` so that a reader (or a crash) sees the old or the new file,
+    never half. `durable=False` skips the fsyncs, for caches that can be rebuilt."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
