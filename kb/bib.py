@@ -18,6 +18,9 @@ REQUIRED_FIELDS = ("title", "author", "year")
 LOCATOR_FIELDS = ("doi", "eprint", "url")
 
 
+ARXIV_ID = re.compile(r"\d{4}\.\d{4,5}(v\d+)?")  # new-style arXiv ids (2007 on)
+
+
 @dataclass(frozen=True)
 class Reference:
     key: str
@@ -42,11 +45,18 @@ class Reference:
         return f"{last[0]} et al."
 
     @property
+    def arxiv_id(self) -> str | None:
+        """The eprint when it is a new-style arXiv id (2007 on), else None."""
+        if self.eprint and ARXIV_ID.fullmatch(self.eprint):
+            return self.eprint
+        return None
+
+    @property
     def link(self) -> str | None:
         if self.doi:
             return f"https://doi.org/{self.doi}"
-        if self.eprint and re.fullmatch(r"\d{4}\.\d{4,5}(v\d+)?", self.eprint):
-            return f"https://arxiv.org/abs/{self.eprint}"
+        if self.arxiv_id:
+            return f"https://arxiv.org/abs/{self.arxiv_id}"
         return self.url
 
 

@@ -14,7 +14,6 @@ Reference and claim text comes from pull requests: only absolute http(s) links b
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +25,6 @@ CONTEXT = "https://schema.org"
 # schema.org Rating of a claim: worst 1 .. best 3. Untested claims carry no value.
 RATING = {"refuted": 1, "contested": 2, "supported": 3}
 NOT_DERIVED = "not derived yet"
-_ARXIV = re.compile(r"\d{4}\.\d{4,5}(v\d+)?")  # new-style arXiv ids, as kb.bib links them
 
 Node = dict[str, Any]
 
@@ -133,8 +131,8 @@ def article(ref: Reference) -> Node:
     identifiers = []
     if ref.doi:
         identifiers.append({"@type": "PropertyValue", "propertyID": "DOI", "value": ref.doi})
-    if ref.eprint and _ARXIV.fullmatch(ref.eprint):
-        identifiers.append({"@type": "PropertyValue", "propertyID": "arXiv", "value": ref.eprint})
+    if ref.arxiv_id:
+        identifiers.append({"@type": "PropertyValue", "propertyID": "arXiv", "value": ref.arxiv_id})
     if identifiers:
         node["identifier"] = identifiers
     return node
