@@ -129,3 +129,13 @@ def test_fast_commands_do_not_import_heavy_libraries(argv: list[str], base_kb: P
     )
     assert "HEAVY=" in result.stderr
     assert result.stderr.rsplit("HEAVY=", 1)[1].strip() == ""
+
+
+def test_filter_choices_match_the_schema() -> None:
+    # kb/cli keeps its own copies of these enums so that `kb --help` need not import the
+    # pydantic models; this keeps the copies honest.
+    from kb.cli.options import KindFilter, StatusFilter
+    from kb.schema import Kind, StatusValue
+
+    assert [k.value for k in KindFilter] == [k.value for k in Kind]
+    assert [s.value for s in StatusFilter] == [s.value for s in StatusValue]
