@@ -61,7 +61,7 @@ WORDS = (
 
 def distinct_statement(n: int) -> str:
     """Twenty words drawn for claim `n`: statements that differ only by a number would all be
-    flagged by the duplicate-statement check (kb/similar.py), which real claims are not."""
+    flagged by the duplicate-statement check (kb/checking/similar.py), which real claims are not."""
     rng = random.Random(n)
     return "  " + " ".join(rng.choice(WORDS) for _ in range(20)) + f", number {n}.\n"
 

@@ -67,7 +67,7 @@ def experiment_name(n: int) -> str:
 
 
 def record_json(experiment: str, run_id: str, started: dt.datetime, n: int) -> str:
-    """One small, schema-valid run record (kb/records.py RunRecord), three seeds."""
+    """One small, schema-valid run record (kb/formats/records.py RunRecord), three seeds."""
     results = [
         {
             "seed": seed,
@@ -197,8 +197,8 @@ def measure(root: Path, skip_site: bool) -> dict[str, float]:
 
 def refresh_only(root: Path) -> float:
     """`kb index` minus its start-up and knowledge-base load: the refresh after one edit."""
-    from kb import index
-    from kb.load import load
+    from kb.checking.load import load
+    from kb.data import index
 
     edited = root / "claims" / "topic-0" / "claim-6.yaml"
     edited.write_text(

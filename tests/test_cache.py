@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from support import kb_executable, run_kb
 
-from kb import cache, load
-from kb.load import load as load_kb
+from kb.checking import cache, load
+from kb.checking.load import load as load_kb
 
 Write = Callable[[str, "str | bytes"], Path]
 

@@ -108,7 +108,7 @@ def test_schema_is_valid_json_schema(base_kb: Path, tmp_path: Path) -> None:
 
 
 def test_committed_schema_matches_the_models() -> None:
-    from kb.schema import json_schema
+    from kb.formats.schema import json_schema
 
     committed = json.loads((REPO / "schemas" / "claim.schema.json").read_text())
     assert committed == json_schema(), "regenerate with: kb schema -o schemas/claim.schema.json"
@@ -135,7 +135,7 @@ def test_filter_choices_match_the_schema() -> None:
     # kb/cli keeps its own copies of these enums so that `kb --help` need not import the
     # pydantic models; this keeps the copies honest.
     from kb.cli.options import KindFilter, StatusFilter
-    from kb.schema import Kind, StatusValue
+    from kb.formats.schema import Kind, StatusValue
 
     assert [k.value for k in KindFilter] == [k.value for k in Kind]
     assert [s.value for s in StatusFilter] == [s.value for s in StatusValue]

@@ -207,7 +207,7 @@ def test_template_holds_the_reviewer_checklist() -> None:
     assert len(reviewer) >= 8
     # The template may name files more precisely; otherwise the same items, in order.
     assert [
-        re.sub(r" in `kb/experiment.py`| \(`kb status[^)]*\)", "", t) for t in template
+        re.sub(r" in `kb/formats/experiment.py`| \(`kb status[^)]*\)", "", t) for t in template
     ] == reviewer
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from kb.evidence import (
+from kb.checking.load import KnowledgeBase, LoadedClaim, load
+from kb.evidence.rules import (
     CERTAINTY_RULES,
     STATUS_RULES,
     Context,
@@ -25,9 +26,10 @@ from kb.evidence import (
     status_rule,
     verdict_reason,
 )
-from kb.experiment import ExperimentInfo, read_experiment
-from kb.load import KnowledgeBase, LoadedClaim, load
-from kb.records import (
+from kb.evidence.stats import t_interval
+from kb.evidence.writeback import write_status
+from kb.formats.experiment import ExperimentInfo, read_experiment
+from kb.formats.records import (
     GitInfo,
     Hardware,
     PredictionRef,
@@ -36,7 +38,7 @@ from kb.records import (
     prediction_sha256,
     sha256_bytes,
 )
-from kb.schema import (
+from kb.formats.schema import (
     Certainty,
     Claim,
     Prediction,
@@ -45,8 +47,6 @@ from kb.schema import (
     VerdictRecord,
     VerdictValue,
 )
-from kb.stats import t_interval
-from kb.writeback import write_status
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 SCRIPT = '"""A stand-in experiment."""\n'

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from support import run_kb
 
-from kb.config import SlurmSettings, load_settings
-from kb.errors import KbError
-from kb.load import load
-from kb.records import RunRecord, read_records
-from kb.runner import RunOptions, execute, plan_runs, seed_spec
+from kb.checking.load import load
+from kb.formats.errors import KbError
+from kb.formats.records import RunRecord, read_records
+from kb.running.config import SlurmSettings, load_settings
+from kb.running.runner import RunOptions, execute, plan_runs, seed_spec
 
 HEADER = '''"""A test experiment."""
 import json, os, random, time
@@ -41,7 +41,7 @@ BODIES = {
         "    return {'metrics': {'ratio': 1.0, 'resumed_from': 0}}\n"
     ),
     "hangs": "def run(config, seed, device):\n    time.sleep(600)\n",
-    # Saves its step after each one and resumes from it: the contract of kb.experiment.
+    # Saves its step after each one and resumes from it: the contract of kb.formats.experiment.
     "resumable": (
         "from kb.experiment import checkpoint_dir\n"
         "def run(config, seed, device):\n"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kb.expectation import Expectation, Outcome
+from kb.formats.expectation import Expectation, Outcome
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 

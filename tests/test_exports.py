@@ -119,7 +119,7 @@ _ENTRY = st.tuples(
 def test_bibtex_writer_round_trips(entries: list[tuple[str, str, dict[str, str]]]) -> None:
     from bibtexparser.model import Entry, Field
 
-    from kb.export import format_bibtex
+    from kb.data.export import format_bibtex
 
     blocks = [Entry(kind, key, [Field(n, v) for n, v in fields.items()]) for kind, key, fields in entries]
     parsed = bibtexparser.parse_string(format_bibtex(blocks))
@@ -190,8 +190,8 @@ def test_jsonld_is_valid_linked_data(kb_root: Path, tmp_path: Path) -> None:
 
 
 def test_jsonld_keeps_unsafe_links_out() -> None:
-    from kb.bib import Reference
-    from kb.jsonld import article
+    from kb.data.jsonld import article
+    from kb.formats.bib import Reference
 
     ref = Reference("k", "misc", "T", ("Doe, Jane",), "2020", None, None, "javascript:alert(1)", None, 1)
     node = article(ref)
@@ -352,8 +352,8 @@ def test_unknown_format_is_a_usage_error(kb_root: Path) -> None:
 
 
 def test_failed_export_leaves_nothing_half_written(tmp_path: Path) -> None:
-    from kb.errors import KbError
-    from kb.export import staged
+    from kb.data.export import staged
+    from kb.formats.errors import KbError
 
     out = tmp_path / "out"
     out.mkdir()

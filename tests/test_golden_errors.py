@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support import BASE_KB, GOLDEN, assert_golden, run_kb
 
-from kb.load import load
+from kb.checking.load import load
 
 CASES = sorted((GOLDEN / "bad").glob("*.yaml"))
 
@@ -39,7 +39,7 @@ def test_bad_claim_is_reported_with_location(case: Path, tmp_path: Path) -> None
 )
 def test_cli_reports_bad_file_without_traceback(case: Path, tmp_path: Path) -> None:
     root = _kb_with(case, tmp_path)
-    cache = root / ".kb" / "cache"  # kb's own cache of parsed files (kb/cache.py) is allowed
+    cache = root / ".kb" / "cache"  # kb's own cache of parsed files (kb/checking/cache.py) is allowed
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     started = time.perf_counter()
     result = run_kb("check", cwd=root)

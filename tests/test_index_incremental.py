@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 from support import run_kb
 
-from kb import index
-from kb.load import load
-from kb.tables import Rows
+from kb.checking.load import load
+from kb.data import index
+from kb.data.tables import Rows
 
 Write = Callable[[str, "str | bytes"], Path]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from support import REPO
 
-from kb.load import KnowledgeBase, load
-from kb.query import open_predictions
-from kb.schema import Kind, Stance
+from kb.checking.load import KnowledgeBase, load
+from kb.data.query import open_predictions
+from kb.formats.schema import Kind, Stance
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.errors import InvalidKnowledgeBase, NotAKnowledgeBase, Severity, UnknownClaim
-from kb.load import find_root, load, read_claim
+from kb.checking.load import find_root, load, read_claim
+from kb.formats.errors import InvalidKnowledgeBase, NotAKnowledgeBase, Severity, UnknownClaim
 
 Write = Callable[[str, "str | bytes"], Path]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.load import load
-from kb.registration import prediction_registrations
+from kb.checking.load import load
+from kb.evidence.registration import prediction_registrations
 
 CLAIM = "claims/demo/grows.yaml"
 

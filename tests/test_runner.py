@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from support import kb_executable, run_kb
 
-from kb.load import load
-from kb.records import read_records
-from kb.runner import RunOptions, execute, plan_runs
+from kb.checking.load import load
+from kb.formats.records import read_records
+from kb.running.runner import RunOptions, execute, plan_runs
 
 HEADER = '''"""A test experiment."""
 import os, sys, time, math, random

@@ -1,4 +1,4 @@
-"""`kb new claim` and `kb new experiment`: the core (kb/scaffold.py) and the command line."""
+"""`kb new claim` and `kb new experiment`: the core (kb/scaffold/templates.py) and the command line."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import kb_executable, run_kb
 
-from kb import yamlfile
-from kb.experiment import read_experiment
-from kb.load import load
-from kb.scaffold import (
+from kb.checking.load import load
+from kb.formats import yamlfile
+from kb.formats.experiment import read_experiment
+from kb.formats.schema import Claim, Kind
+from kb.scaffold.templates import (
     MODELINE,
     Citation,
     ClaimDraft,
@@ -26,7 +27,6 @@ from kb.scaffold import (
     new_experiment,
     title_from,
 )
-from kb.schema import Claim, Kind
 
 TODAY = dt.date(2026, 3, 1)
 

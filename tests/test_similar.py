@@ -1,4 +1,4 @@
-"""Near-identical claim statements (kb/similar.py), and the warning `kb check` gives for them."""
+"""Near-identical claim statements (kb/checking/similar.py), and the warning `kb check` gives for them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import REPO, run_kb
 
-from kb.load import load
-from kb.similar import THRESHOLD, duplicate_statements, near_duplicates, normalize, similarity
+from kb.checking.load import load
+from kb.checking.similar import (
+    THRESHOLD,
+    duplicate_statements,
+    near_duplicates,
+    normalize,
+    similarity,
+)
 
 STATEMENT = (
     "BatchNorm speeds up training of deep networks because it makes the loss landscape "

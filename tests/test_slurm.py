@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from support import run_kb
 
-from kb.records import read_records
+from kb.formats.records import read_records
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.expectation import Expectation, Outcome
-from kb.stats import decision_p_value, holm, round_sig, t_interval
+from kb.evidence.stats import decision_p_value, holm, round_sig, t_interval
+from kb.formats.expectation import Expectation, Outcome
 
 
 def p_df2(t: float) -> float:

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb import yamlfile
-from kb.load import read_claim
-from kb.schema import (
+from kb.checking.load import read_claim
+from kb.evidence.writeback import append_history, render, status_yaml, write_status
+from kb.formats import yamlfile
+from kb.formats.schema import (
     SLUG_PATTERN,
     Certainty,
     CertaintyStep,
@@ -22,7 +23,6 @@ from kb.schema import (
     VerdictRecord,
     VerdictValue,
 )
-from kb.writeback import append_history, render, status_yaml, write_status
 
 HEAD = """\
 # yaml-language-server: $schema=../../schemas/claim.schema.json

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.yamlfile import Mark, YamlProblem, parse
+from kb.formats.yamlfile import Mark, YamlProblem, parse
 
 
 def test_marks_point_at_values_and_keys() -> None:

@@ -17,7 +17,7 @@ import typer
 
 from kb import __version__
 from kb.cli import claims, data, evidence, jobs, new
-from kb.errors import KbError
+from kb.formats.errors import KbError
 
 app = typer.Typer(
     name="kb",

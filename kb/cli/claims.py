@@ -37,7 +37,7 @@ def check(
     """
     kb = load_kb(root, use_cache=not no_cache)
     if not kb.errors:
-        from kb import statuses
+        from kb.evidence import statuses
 
         assessment = statuses.assess(kb)
         kb.problems = sorted(
@@ -80,7 +80,8 @@ def list_(
     format: FormatOption = Format.text,
 ) -> None:
     """List claims as a table, filtered by kind, topic, tag or status."""
-    from kb import query, render
+    from kb import render
+    from kb.data import query
 
     kb = load_kb(root)
     kb.require_valid()
@@ -112,7 +113,8 @@ def show(
     format: FormatOption = Format.text,
 ) -> None:
     """Show one claim with its sources, predictions, verdicts and competitors."""
-    from kb import query, render
+    from kb import render
+    from kb.data import query
 
     kb = load_kb(root)
     kb.require_valid()
@@ -131,7 +133,7 @@ def schema(
     """Print the JSON Schema of a claim file (for editors and other tools)."""
     import json
 
-    from kb.schema import json_schema
+    from kb.formats.schema import json_schema
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:

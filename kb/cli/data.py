@@ -21,8 +21,8 @@ def index(
     root: RootOption = None,
 ) -> None:
     """Rebuild the SQL index (SQLite in .kb/, or $KB_DATABASE_URL) from the files."""
-    from kb import index as index_module
     from kb import render
+    from kb.data import index as index_module
 
     kb = load_kb(root)
     kb.require_valid()
@@ -65,7 +65,7 @@ def export(
     """Export the knowledge base: tables of claims, sources, predictions, runs and per-seed
     metrics; the cited works as BibTeX; or claims, predictions and verdicts as JSON-LD."""
     from kb import render
-    from kb.export import export as export_kb
+    from kb.data.export import export as export_kb
 
     kb = load_kb(root)
     kb.require_valid()
@@ -91,7 +91,7 @@ def export_run(
     """Write one run as a Workflow Run RO-Crate: script, config, run record, per-seed results,
     software versions and the predictions it tests."""
     from kb import render
-    from kb.rocrate_export import export_run as write_crate
+    from kb.data.rocrate import export_run as write_crate
 
     kb = load_kb(root)
     kb.require_valid()

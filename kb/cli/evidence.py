@@ -100,12 +100,13 @@ def run(
     With --executor slurm the seeds are one Slurm array job (settings from [tool.kb.slurm]
     in pyproject.toml or [slurm] in kb.toml, overridden by the flags); see `kb jobs`.
     """
-    from kb import render, runner
+    from kb import render
+    from kb.running import runner
 
     kb = load_kb(root)
     kb.require_valid()
     if changed_since is not None:
-        from kb.changes import changed_experiments
+        from kb.running.changes import changed_experiments
 
         touched = changed_experiments(kb, changed_since)
         if not (touched or targets or run_all):
@@ -134,7 +135,7 @@ def run(
         wait=wait,
     )
     if executor is not Executor.local:
-        from kb.config import load_settings
+        from kb.running.config import load_settings
 
         options.slurm = load_settings(kb.root).merged(
             partition=partition,
@@ -153,7 +154,7 @@ def run(
         if report.interrupted:
             raise typer.Exit(130)
         return
-    from kb import statuses
+    from kb.evidence import statuses
 
     last_run = report.records[-1].id if report.records else None
     assessment, changes = statuses.refresh(kb.root, run_id=last_run)
@@ -194,7 +195,8 @@ def status(
     ] = StatusFormat.text,
 ) -> None:
     """The state table: each claim's derived status, and what changed since the last commit."""
-    from kb import render, statuses
+    from kb import render
+    from kb.evidence import statuses
 
     kb = load_kb(root)
     kb.require_valid()
@@ -204,7 +206,7 @@ def status(
     else:
         assessment, changes = statuses.assess(kb), []
     if since is not None or format is StatusFormat.markdown:
-        from kb.changes import status_changes
+        from kb.running.changes import status_changes
 
         summary = status_changes(kb, assessment, since or "HEAD")
         if format is StatusFormat.markdown:
@@ -237,7 +239,7 @@ def status(
 
 
 def _status_value(status: object) -> str | None:
-    from kb.schema import Status
+    from kb.formats.schema import Status
 
     return status.value.value if isinstance(status, Status) else None
 
@@ -256,7 +258,7 @@ def changed(
     compared from the merge base of REV and HEAD to the working tree.
     """
     from kb import render
-    from kb.changes import changed_experiments
+    from kb.running.changes import changed_experiments
 
     kb = load_kb(root)
     kb.require_valid()
@@ -279,8 +281,9 @@ def verify(
     root: RootOption = None,
 ) -> None:
     """Re-execute a recorded run's config and seeds; report, metric by metric, whether they match."""
-    from kb import render, runner
-    from kb.verify import verify as verify_run
+    from kb import render
+    from kb.running import runner
+    from kb.running.verify import verify as verify_run
 
     kb = load_kb(root)
     kb.require_valid()

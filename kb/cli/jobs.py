@@ -25,8 +25,8 @@ def jobs(
     format: FormatOption = Format.text,
 ) -> None:
     """Seeds submitted with `kb run --executor submitit-local|slurm`: list, follow, cancel, record."""
-    from kb import jobs as jobs_module
     from kb import render
+    from kb.running import jobs as jobs_module
 
     folder = kb_root(root)
     if cancel is not None:
@@ -46,7 +46,7 @@ def jobs(
         return
     render.collected(records)
     if records:
-        from kb import statuses
+        from kb.evidence import statuses
 
         _, changes = statuses.refresh(folder, run_id=records[-1].id)
         render.status_changes(changes)

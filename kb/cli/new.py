@@ -36,7 +36,7 @@ def _ask(
         return answer
     if default is not None:
         return default
-    from kb.scaffold import ScaffoldError
+    from kb.scaffold.templates import ScaffoldError
 
     raise ScaffoldError(f"missing {flag} (prompted for only when stdin is a terminal)")
 
@@ -130,9 +130,10 @@ def new_claim(
     Values not given as flags are asked for when stdin is a terminal; with --no-input or
     without a terminal, a missing required value is an error and nothing is written.
     """
-    from kb import render, scaffold
-    from kb.load import load
-    from kb.schema import Kind
+    from kb import render
+    from kb.checking.load import load
+    from kb.formats.schema import Kind
+    from kb.scaffold import templates as scaffold
 
     folder = kb_root(root)
     ask = sys.stdin.isatty() and not no_input
@@ -214,7 +215,8 @@ def new_experiment(
     With --claim and --prediction, the script declares the prediction's metric and the
     prediction, if open, names the script instead.
     """
-    from kb import render, scaffold
+    from kb import render
+    from kb.scaffold import templates as scaffold
 
     created = scaffold.new_experiment(kb_root(root), name, claim_id, prediction_id)
     render.new_experiment_report(created)

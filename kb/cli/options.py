@@ -39,13 +39,13 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 
 def kb_root(root: Path | None) -> Path:
     """The --root given, else $KB_ROOT or the nearest folder holding claims/."""
-    from kb.load import find_root
+    from kb.checking.load import find_root
 
     return root if root is not None else find_root()
 
 
 def load_kb(root: Path | None, *, use_cache: bool = True):  # type: ignore[no-untyped-def]
-    from kb import cache
-    from kb.load import load
+    from kb.checking import cache
+    from kb.checking.load import load
 
     return load(kb_root(root), use_cache=use_cache and cache.enabled())

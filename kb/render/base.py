@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
-from kb.errors import KbError
+from kb.formats.errors import KbError
 
 if TYPE_CHECKING:
-    from kb.schema import Status
+    from kb.formats.schema import Status
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _STATUS_STYLE = {

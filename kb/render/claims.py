@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from kb.errors import Problem, Severity
-from kb.query import ClaimRow, ClaimView, OpenPrediction
+from kb.data.query import ClaimRow, ClaimView, OpenPrediction
+from kb.formats.errors import Problem, Severity
 from kb.render.base import _STATUS_STYLE, _interval, _widths, safe, stdout
 
 _STANCE_STYLE = {

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from kb.render.base import safe, stdout
 
 if TYPE_CHECKING:
-    from kb.export import ExportReport
-    from kb.index import IndexReport
-    from kb.rocrate_export import CrateReport
+    from kb.data.export import ExportReport
+    from kb.data.index import IndexReport
+    from kb.data.rocrate import CrateReport
 
 
 def index_report(report: IndexReport) -> None:

@@ -12,7 +12,7 @@ from kb.render.base import safe, stderr, stdout
 from kb.render.runs import run_report
 
 if TYPE_CHECKING:
-    from kb.jobs import JobView, Submission
+    from kb.running.jobs import JobView, Submission
 
 
 def job_table(views: Sequence[JobView]) -> None:
@@ -70,7 +70,7 @@ def job_cancelled(submission: Submission) -> None:
 
 
 def collected(records: Sequence[Any]) -> None:
-    from kb.runner import RunReport
+    from kb.running.runner import RunReport
 
     if not records:
         stdout.print(safe("nothing to record", "dim"))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from kb.render.base import _CONTROL, _label
 
 if TYPE_CHECKING:
-    from kb.changes import StatusSummary
+    from kb.running.changes import StatusSummary
 
 # Every ASCII punctuation character can be backslash-escaped in CommonMark; escaping them
 # all (and HTML's specials as entities) leaves no markup, link, autolink or raw HTML in

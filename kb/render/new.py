@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from kb.render.base import safe, stdout
 
 if TYPE_CHECKING:
-    from kb.scaffold import NewClaim, NewExperiment
+    from kb.scaffold.templates import NewClaim, NewExperiment
 
 
 def new_claim_report(result: NewClaim) -> None:

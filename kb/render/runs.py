@@ -11,13 +11,13 @@ from rich.table import Table
 from kb.render.base import _STATUS_STYLE, _interval, _label, _widths, safe, stderr, stdout
 
 if TYPE_CHECKING:
-    from kb.changes import TouchedExperiment
-    from kb.load import KnowledgeBase
-    from kb.records import SeedResult
-    from kb.runner import RunPlan, RunReport
-    from kb.schema import Status
-    from kb.statuses import Assessment, Change
-    from kb.verify import VerifyReport
+    from kb.checking.load import KnowledgeBase
+    from kb.evidence.statuses import Assessment, Change
+    from kb.formats.records import SeedResult
+    from kb.formats.schema import Status
+    from kb.running.changes import TouchedExperiment
+    from kb.running.runner import RunPlan, RunReport
+    from kb.running.verify import VerifyReport
 
 
 def plans(planned: Sequence[RunPlan]) -> None:

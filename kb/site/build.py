@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.errors import KbError
+from kb.formats.errors import KbError
 
 DEFAULT_OUTPUT = "site-build"  # git-ignored
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kb import jsonld
-from kb.schema import Claim, Kind
+from kb.data import jsonld
+from kb.formats.schema import Claim, Kind
 from kb.site.html import (
     Urls,
     anchor_id,
@@ -156,7 +156,7 @@ def _record(site: Site, urls: Urls, here: str, cell: Cell) -> str:
 
 
 def claim_review(site: Site, claim: Claim, urls: Urls) -> dict[str, Any]:
-    """The claim's ClaimReview (kb.jsonld builds it), addressed to this page when the site has a URL."""
+    """The claim's ClaimReview (kb.data.jsonld builds it), addressed to this page when the site has a URL."""
     base = (site.options.site_url or "").rstrip("/")
     url = f"{base}/{urls.page('', claim_key(claim))}" if base else None
     return jsonld.document(

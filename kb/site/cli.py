@@ -33,7 +33,7 @@ ConfigOption = Annotated[
 
 
 def _root(root: Path | None) -> Path:
-    from kb.load import find_root
+    from kb.checking.load import find_root
 
     return root if root is not None else find_root()
 

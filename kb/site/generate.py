@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.load import KnowledgeBase
-from kb.records import RunRecord, read_records
+from kb.checking.load import KnowledgeBase
+from kb.formats.records import RunRecord, read_records
 from kb.site import claim, feed, overview, phenomenon, runs
 from kb.site.html import Urls
 from kb.site.model import Site, SiteOptions
@@ -73,7 +73,7 @@ def site_from_disk(root: Path, options: SiteOptions | None = None) -> tuple[dict
     Returns the files and the problems that should stop a strict build (unreadable run
     records). An invalid knowledge base raises `InvalidKnowledgeBase`.
     """
-    from kb.load import load
+    from kb.checking.load import load
 
     kb = load(root)
     kb.require_valid()

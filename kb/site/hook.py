@@ -24,7 +24,7 @@ CACHE_ENV = "KB_SITE_CACHE"  # or this folder, e.g. for tests and CI caches
 
 
 def kb_root(config: Any) -> Path:
-    from kb.load import find_root
+    from kb.checking.load import find_root
 
     configured = (config.extra or {}).get("kb_root")
     if configured:
@@ -36,7 +36,7 @@ def on_files(files: Any, config: Any) -> Any:
     from mkdocs.exceptions import PluginError
     from mkdocs.structure.files import File, InclusionLevel
 
-    from kb.errors import KbError
+    from kb.formats.errors import KbError
     from kb.site.generate import NAV_PAGES, site_from_disk
     from kb.site.model import SiteOptions
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from kb.jsonld import web_url
+from kb.data.jsonld import web_url
 
 # C0/C1 control characters (tab and newline kept): invalid in XML, invisible in HTML.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from kb.expectation import Expectation
-from kb.experiment import ExperimentInfo
-from kb.load import KnowledgeBase
-from kb.records import RunOutcome, RunRecord
-from kb.schema import Claim, Kind, Prediction, StatusValue, VerdictRecord, VerdictValue
+from kb.checking.load import KnowledgeBase
+from kb.formats.expectation import Expectation
+from kb.formats.experiment import ExperimentInfo
+from kb.formats.records import RunOutcome, RunRecord
+from kb.formats.schema import Claim, Kind, Prediction, StatusValue, VerdictRecord, VerdictValue
 
 PENDING = "pending"  # the claim has no stored status yet: `kb run` has not derived it
 OPEN = "open"  # the prediction names no experiment yet

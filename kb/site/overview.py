@@ -215,11 +215,11 @@ def bibliography(site: Site, urls: Urls) -> str:
 def methodology() -> str:
     """The rule, printed by the evidence engine from the code that applies it."""
     try:
-        from kb.evidence import methodology_markdown
+        from kb.evidence.rules import methodology_markdown
     except ImportError:
         text = (
             "# Methodology\n\n"
-            "The evidence engine (`kb.evidence`) is not installed in this build, so the rule "
+            "The evidence engine (`kb.evidence.rules`) is not installed in this build, so the rule "
             "that turns runs into verdicts and statuses cannot be printed here. It is generated "
             "from the code that applies it; rebuild the site with the engine present.\n"
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kb.schema import Claim, SourceRef
+from kb.formats.schema import Claim, SourceRef
 from kb.site.html import Urls, anchor_id, esc, external, fmt, link
 from kb.site.model import OPEN, PENDING, Cell, Site
 

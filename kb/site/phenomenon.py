@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb.schema import Claim, Prediction
+from kb.formats.schema import Claim, Prediction
 from kb.site.html import Urls, block, esc, front_matter, link, paragraphs, table
 from kb.site.model import Row, Site
 from kb.site.parts import (

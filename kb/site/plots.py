@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.records import RunRecord
-from kb.schema import Prediction
+from kb.formats.records import RunRecord
+from kb.formats.schema import Prediction
 
 STYLE_VERSION = 2  # bump when the drawing code changes, so cached plots are redrawn
 MAX_RUNS = 12  # runs shown per plot (the most recent)

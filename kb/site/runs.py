@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kb.records import RunRecord
+from kb.formats.records import RunRecord
 from kb.site.html import Urls, block, esc, fmt, front_matter, link, paragraphs, table
 from kb.site.model import Site
 from kb.site.parts import claim_link, experiment_key, prediction_anchor

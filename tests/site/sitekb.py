@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kb.records import (
+from kb.formats.records import (
     GitInfo,
     Hardware,
     PredictionRef,

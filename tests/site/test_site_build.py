@@ -15,7 +15,7 @@ import pytest
 from sitekb import CONFIG, REPO, mkdocs_build
 from typer.testing import CliRunner
 
-from kb.load import load
+from kb.checking.load import load
 from kb.site.cli import app
 
 

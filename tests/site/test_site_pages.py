@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sitekb import EVIL_TEXT, GOLDEN, RUN_A
 
-from kb.expectation import Expectation
-from kb.load import load
-from kb.records import read_records
+from kb.checking.load import load
+from kb.formats.expectation import Expectation
+from kb.formats.records import read_records
 from kb.site.generate import generate_site
 from kb.site.html import Urls, json_ld, paragraphs, safe_href, safe_title
 from kb.site.model import Site, SiteOptions, disjoint

@@ -1,6 +1,6 @@
 """A tiny stand-in experiment (no torch) so predictions can name one and runs stay fast.
 
-Reproduces: nothing; it follows the experiment contract in kb/experiment.py.
+Reproduces: nothing; it follows the experiment contract in kb/formats/experiment.py.
 """
 
 import random

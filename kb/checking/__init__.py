@@ -1,0 +1,9 @@
+"""Checking the knowledge base: `kb check` and everything that loads claims.
+
+`load` reads every claim file, the references and the experiments into a `KnowledgeBase`
+with every problem located; `crosscheck` holds the checks across files (ids, `explains`,
+predictions naming experiments, cycles, repeated statements); `similar` scores
+near-identical statements; `cache` keeps each file's validated parse by content hash.
+
+May import: `kb.formats`. Never torch, pandas or sqlmodel (`kb check` must start fast).
+"""

@@ -1,0 +1,370 @@
+"""Load the knowledge base from disk and check it, file by file and across files.
+
+`load(root)` never raises for bad content: it returns a `KnowledgeBase` holding every
+claim that validated plus every problem found (sorted), so `kb check` can report all of
+them at once. Commands that need a sound knowledge base call `kb.require_valid()`.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kb.checking.cache import ClaimCache, content_hash
+from kb.checking.similar import duplicate_statements
+from kb.formats import yamlfile
+from kb.formats.bib import Reference, read_references, unused_warnings
+from kb.formats.diagnose import field_path, problems_from_validation, suggest
+from kb.formats.errors import (
+    InvalidKnowledgeBase,
+    NotAKnowledgeBase,
+    Problem,
+    Severity,
+    UnknownClaim,
+)
+from kb.formats.experiment import ExperimentInfo, read_experiment
+from kb.formats.schema import Claim, Kind
+from kb.formats.yamlfile import YamlDocument
+
+CLAIMS_DIR = "claims"
+REFERENCES_FILE = "claims/references.bib"
+REPRO_DIR = "repro"
+
+
+@dataclass
+class LoadedClaim:
+    claim: Claim
+    file: str  # relative to the root, '/'-separated
+    path: Path
+    _doc: YamlDocument | None = field(default=None, repr=False)
+
+    @property
+    def doc(self) -> YamlDocument:
+        """The file's node tree, re-read on demand: keeping every tree alive would make a
+        large knowledge base slow (the garbage collector walks them all) to locate the rare
+        cross-file problem."""
+        if self._doc is None:
+            self._doc = yamlfile.parse(self.path.read_bytes())
+        return self._doc
+
+    def problem(
+        self,
+        path: tuple[str | int, ...],
+        message: str,
+        *,
+        key: bool = False,
+        severity: Severity = Severity.error,
+    ) -> Problem:
+        mark = self.doc.mark_of(path, key=key)
+        return Problem(self.file, mark.line, mark.column, field_path(path), message, severity)
+
+
+@dataclass
+class KnowledgeBase:
+    root: Path
+    claims: dict[str, LoadedClaim] = field(default_factory=dict)
+    references: dict[str, Reference] = field(default_factory=dict)
+    experiments: dict[str, Path] = field(default_factory=dict)
+    experiment_info: dict[str, ExperimentInfo] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    files_checked: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.warning]
+
+    def require_valid(self) -> None:
+        if self.errors:
+            raise InvalidKnowledgeBase(
+                f"the knowledge base has {len(self.errors)} error(s); run `kb check`", self.errors
+            )
+
+    def get(self, claim_id: str) -> LoadedClaim:
+        if claim_id not in self.claims:
+            hint = suggest(claim_id, self.claims)
+            raise UnknownClaim(f"no claim with id '{claim_id}'{hint}")
+        return self.claims[claim_id]
+
+    def explanations_of(self, phenomenon_id: str) -> list[Claim]:
+        return sorted(
+            (c.claim for c in self.claims.values() if c.claim.explains == phenomenon_id),
+            key=lambda c: c.id,
+        )
+
+    def competitors(self, claim: Claim) -> list[Claim]:
+        """Other explanations of the same phenomenon."""
+        if claim.explains is None:
+            return []
+        return [c for c in self.explanations_of(claim.explains) if c.id != claim.id]
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The knowledge-base root: $KB_ROOT, else the nearest folder upward holding `claims/`."""
+    if env := os.environ.get("KB_ROOT"):
+        root = Path(env)
+        if not (root / CLAIMS_DIR).is_dir():
+            raise NotAKnowledgeBase(f"KB_ROOT={env} has no '{CLAIMS_DIR}/' folder")
+        return root
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CLAIMS_DIR).is_dir():
+            return folder
+    raise NotAKnowledgeBase(
+        f"no '{CLAIMS_DIR}/' folder in {here} or above: run kb inside a knowledge base "
+        "or set KB_ROOT"
+    )
+
+
+def claim_files(root: Path) -> Iterator[Path]:
+    yield from sorted((root / CLAIMS_DIR).rglob("*.y*ml"))
+
+
+def read_claim(
+    path: Path, root: Path, cache: ClaimCache | None = None
+) -> tuple[LoadedClaim | None, list[Problem]]:
+    """Parse and validate one claim file; return it, or None and its problems.
+
+    With a cache, a file whose bytes were seen before is not parsed again (kb/checking/cache.py).
+    """
+    shown = path.relative_to(root).as_posix()
+    if path.suffix == ".yml":
+        return None, [Problem(shown, 0, 0, "", "claim files end in .yaml, not .yml")]
+    try:
+        size = path.stat().st_size
+        if size > yamlfile.MAX_BYTES:  # refuse before reading a huge file into memory
+            raise yamlfile.YamlProblem(
+                f"file is {size:,} bytes; the limit is {yamlfile.MAX_BYTES:,}"
+            )
+        raw = path.read_bytes()
+    except yamlfile.YamlProblem as exc:
+        return None, [Problem(shown, exc.mark.line, exc.mark.column, exc.field, exc.message)]
+    except OSError as exc:
+        return None, [Problem(shown, 0, 0, "", f"cannot read file: {exc.strerror}")]
+    if cache is None:
+        return _parse_claim(raw, path, shown, root)
+    digest = content_hash(raw)
+    hit = cache.get(shown, digest)
+    if hit is not None:
+        claim, problems = hit
+        return (LoadedClaim(claim, shown, path) if claim is not None else None), problems
+    loaded, problems = _parse_claim(raw, path, shown, root)
+    cache.put(shown, digest, loaded.claim if loaded is not None else None, problems)
+    return loaded, problems
+
+
+def _parse_claim(
+    raw: bytes, path: Path, shown: str, root: Path
+) -> tuple[LoadedClaim | None, list[Problem]]:
+    try:
+        doc = yamlfile.parse(raw)
+    except yamlfile.YamlProblem as exc:
+        return None, [Problem(shown, exc.mark.line, exc.mark.column, exc.field, exc.message)]
+    if not isinstance(doc.data, dict):
+        found = "a list" if isinstance(doc.data, list) else "a single value"
+        return None, [
+            Problem(shown, 1, 1, "", f"expected a mapping of claim fields, found {found}")
+        ]
+    try:
+        claim = Claim.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, problems_from_validation(exc, Claim, doc, shown)
+    loaded = LoadedClaim(claim, shown, path, doc)
+    problems = _file_checks(loaded, path, root)
+    loaded._doc = None  # see LoadedClaim.doc
+    return loaded, problems
+
+
+def _file_checks(loaded: LoadedClaim, path: Path, root: Path) -> list[Problem]:
+    claim, out = loaded.claim, []
+    if claim.id != path.stem:
+        out.append(
+            loaded.problem(("id",), f"id '{claim.id}' differs from the file name '{path.stem}'")
+        )
+    parts = path.relative_to(root / CLAIMS_DIR).parts
+    if len(parts) != 2:
+        out.append(Problem(loaded.file, 0, 0, "", "claim files live in claims/<topic>/<id>.yaml"))
+    elif claim.topic != parts[0]:
+        out.append(
+            loaded.problem(
+                ("topic",), f"topic '{claim.topic}' differs from the folder '{parts[0]}'"
+            )
+        )
+    seen: dict[str, int] = {}
+    for i, prediction in enumerate(claim.predictions):
+        if prediction.id in seen:
+            out.append(
+                loaded.problem(
+                    ("predictions", i, "id"),
+                    f"prediction id '{prediction.id}' is already used by predictions[{seen[prediction.id]}]",
+                )
+            )
+        seen.setdefault(prediction.id, i)
+    return out
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around bulk work on the knowledge base.
+
+    Loading and deriving allocate many small acyclic objects that stay alive; the collector
+    would rescan them again and again (a quarter of the time at 10,000 claims). They are
+    frozen afterwards too: otherwise the first collection after the pause scans them all at
+    once (a second at 10,000 claims and 100,000 runs, most of an incremental index refresh).
+    Frozen objects are still freed when their last reference goes; only garbage cycles made
+    during the pause stay until the process ends: a few dozen objects per experiment script
+    (from ast.literal_eval's closures), none per claim file (see kb.formats.yamlfile._to_python).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.freeze()
+            gc.enable()
+
+
+def load(root: Path, *, use_cache: bool = False) -> KnowledgeBase:
+    """Every claim, reference and experiment under `root`, with all problems found, sorted.
+
+    `use_cache` reuses the results of unchanged claim files from `.kb/cache/` and saves
+    the new ones there; the result is the same either way.
+    """
+    with gc_paused():
+        return _load(root, ClaimCache(root) if use_cache else None)
+
+
+def _load(root: Path, cache: ClaimCache | None) -> KnowledgeBase:
+    kb = KnowledgeBase(root=root)
+    first_file: dict[str, str] = {}
+    for path in claim_files(root):
+        kb.files_checked += 1
+        loaded, problems = read_claim(path, root, cache)
+        kb.problems += problems
+        if loaded is None:
+            continue
+        cid = loaded.claim.id
+        if cid in kb.claims:
+            kb.problems.append(
+                loaded.problem(("id",), f"id '{cid}' is already used by {first_file[cid]}")
+            )
+            continue
+        first_file[cid] = loaded.file
+        kb.claims[cid] = loaded
+    if cache is not None:
+        cache.save()
+    kb.references, bib_problems = read_references(root / REFERENCES_FILE, REFERENCES_FILE)
+    kb.problems += bib_problems
+    kb.experiments = {
+        p.stem: p for p in sorted((root / REPRO_DIR).glob("*.py")) if not p.stem.startswith("_")
+    }
+    for name, path in kb.experiments.items():
+        info = read_experiment(path, f"{REPRO_DIR}/{path.name}")
+        kb.experiment_info[name] = info
+        kb.problems += info.problems
+    kb.problems += _cross_checks(kb)
+    kb.problems.sort()
+    return kb
+
+
+def _cross_checks(kb: KnowledgeBase) -> list[Problem]:
+    out: list[Problem] = []
+    cited: set[str] = set()
+    for loaded in kb.claims.values():
+        claim = loaded.claim
+        if claim.explains is not None:
+            target = kb.claims.get(claim.explains)
+            if target is None:
+                out.append(
+                    loaded.problem(
+                        ("explains",),
+                        f"no claim with id '{claim.explains}'{suggest(claim.explains, kb.claims)}",
+                    )
+                )
+            elif target.claim.kind is not Kind.phenomenon:
+                out.append(
+                    loaded.problem(
+                        ("explains",),
+                        f"'{claim.explains}' is an explanation; 'explains' must name a phenomenon",
+                    )
+                )
+        if claim.refines is not None:
+            target = kb.claims.get(claim.refines)
+            if target is None:
+                out.append(
+                    loaded.problem(
+                        ("refines",),
+                        f"no claim with id '{claim.refines}'{suggest(claim.refines, kb.claims)}",
+                    )
+                )
+            elif target.claim.kind is not claim.kind:
+                out.append(
+                    loaded.problem(
+                        ("refines",),
+                        f"'{claim.refines}' is a {target.claim.kind.value}; a claim refines one of its own kind",
+                    )
+                )
+        for i, source in enumerate(claim.sources):
+            cited.add(source.citekey)
+            if source.citekey not in kb.references:
+                out.append(
+                    loaded.problem(
+                        ("sources", i, "citekey"),
+                        f"'{source.citekey}' is not in {REFERENCES_FILE}{suggest(source.citekey, kb.references)}",
+                    )
+                )
+        for i, prediction in enumerate(claim.predictions):
+            info = kb.experiment_info.get(prediction.experiment or "")
+            if (
+                info is not None
+                and prediction.metric
+                and info.metrics
+                and prediction.metric not in info.metrics
+            ):
+                out.append(
+                    loaded.problem(
+                        ("predictions", i, "metric"),
+                        f"experiment '{info.name}' does not report '{prediction.metric}' "
+                        f"(it reports {', '.join(sorted(info.metrics))}){suggest(prediction.metric, info.metrics)}",
+                    )
+                )
+            if prediction.experiment and prediction.experiment not in kb.experiments:
+                out.append(
+                    loaded.problem(
+                        ("predictions", i, "experiment"),
+                        f"no script {REPRO_DIR}/{prediction.experiment}.py; write it or mark the "
+                        f"prediction 'open: true'{suggest(prediction.experiment, kb.experiments)}",
+                    )
+                )
+    out += _refinement_cycles(kb)
+    out += duplicate_statements(kb)
+    if kb.references:
+        out += unused_warnings(kb.references, cited, REFERENCES_FILE)
+    return out
+
+
+def _refinement_cycles(kb: KnowledgeBase) -> list[Problem]:
+    out, reported = [], set()
+    for start in kb.claims:
+        chain, current = [start], kb.claims[start].claim.refines
+        while current is not None and current in kb.claims and current not in chain:
+            chain.append(current)
+            current = kb.claims[current].claim.refines
+        if current == start and frozenset(chain) not in reported:
+            reported.add(frozenset(chain))
+            loaded = kb.claims[min(chain)]
+            cycle = " -> ".join(
+                [*chain[chain.index(min(chain)) :], *chain[: chain.index(min(chain))], min(chain)]
+            )
+            out.append(loaded.problem(("refines",), f"'refines' forms a cycle: {cycle}"))
+    return out

@@ -1,0 +1,264 @@
+"""The experiment contract: what a `repro/<name>.py` script declares and provides.
+
+A reproduction is one readable file (the nanoGPT / airbench school). At the top, plain
+literal constants that kb reads *without running the script* (so `kb check` never
+executes pull-request code):
+
+    SCALES = {                       # named configurations; "smoke" and "full" required
+        "smoke": {"width": 128, "steps": 600},    # CPU, minutes, offline data
+        "full": {"width": 512, "steps": 20000},   # the paper's setting, on a GPU
+    }
+    REGIME = {                       # what each scale stands for, to grade indirectness
+        "smoke": {"data_scale": "toy", "architectures": ["mlp"]},
+        "full": {"data_scale": "small", "architectures": ["vgg"]},
+    }
+    METRICS = {                      # every metric `run` reports, with its meaning and units
+        "steps_ratio_noisy_vs_bn": "steps to 90% train accuracy, noisy BN over BN",
+    }
+
+and one function from a configuration, a seed and a device to metrics:
+
+    def run(config: dict, seed: int, device: str) -> dict:
+        ...
+        return {"metrics": {"steps_ratio_noisy_vs_bn": 1.04},
+                "curves": {"train_acc_bn": {"x": [0, 50, ...], "y": [0.1, 0.4, ...]}}}
+
+`metrics` maps each name in METRICS to a finite float; `curves` (optional) maps a name to
+x and y lists for the site's plots. The script ends with
+
+    if __name__ == "__main__":
+        from kb.experiment import standalone
+        standalone(run, SCALES)
+
+so `python repro/<name>.py --scale smoke --seed 0 [--device cpu] [--set key=value]`
+runs it without kb. The docstring names the paper and section it reproduces, the claims
+and predictions it tests, and the expected runtime of each scale.
+
+Checkpoints (optional). A long seed on a Slurm cluster can be preempted or reach its time
+limit; kb then requeues it, and the seed can resume instead of starting over:
+
+    from kb.experiment import checkpoint_dir
+
+    def run(config, seed, device):
+        folder = checkpoint_dir()            # None when run without kb: no checkpoints
+        state = folder / "state.pt" if folder else None
+        step = 0
+        if state and state.exists():
+            step, weights = torch.load(state).values()   # resume where the job was stopped
+        ...
+            if state and step % 100 == 0:
+                torch.save({"step": step, "weights": model.state_dict()}, state)
+
+The folder is private to one seed of one submitted run plan: its key is the seed key
+(script hash, config and seed), under the submission's own folder. A requeued job finds
+its own last checkpoint; another run, another config or an edited script never does.
+Write the file atomically (save to a temporary name, then rename) so a job killed while
+saving leaves the previous checkpoint whole, and make resuming give the same metrics as
+an uninterrupted run (restore the random generators too), since seeds are compared
+across runs. Local runs get an empty folder per seed, removed when `kb run` ends.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kb.formats.errors import KbError, Problem
+from kb.formats.schema import DataScale
+
+REQUIRED_SCALES = ("smoke", "full")
+CHECKPOINT_ENV = "KB_CHECKPOINT_DIR"  # set by kb's runner for each seed
+_LITERALS = ("SCALES", "REGIME", "METRICS")
+
+RunFn = Callable[[dict[str, Any], int, str], Mapping[str, Any]]
+
+
+class ExperimentError(KbError):
+    """An experiment script that breaks the contract, or a result that does."""
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    """What a script declares, read statically from its source."""
+
+    name: str
+    path: Path
+    docstring: str
+    scales: dict[str, dict[str, Any]]
+    regime: dict[str, dict[str, Any]]
+    metrics: dict[str, str]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.docstring.strip().splitlines()[0] if self.docstring.strip() else self.name
+
+
+def read_experiment(path: Path, shown_as: str) -> ExperimentInfo:
+    """Read SCALES, REGIME and METRICS from a script's source, without importing it."""
+    problems: list[Problem] = []
+    name = path.stem
+    try:
+        tree = ast.parse(path.read_bytes(), filename=shown_as)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", 0) or 0
+        column = getattr(exc, "offset", 0) or 0
+        message = getattr(exc, "msg", str(exc))
+        problem = Problem(shown_as, line, column, "", f"not valid Python: {message}")
+        return ExperimentInfo(name, path, "", {}, {}, {}, [problem])
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            target = node.targets[0].id
+            if target in _LITERALS:
+                try:
+                    found[target] = ast.literal_eval(node.value)
+                except ValueError:
+                    problems.append(
+                        Problem(
+                            shown_as,
+                            node.lineno,
+                            node.col_offset + 1,
+                            target,
+                            "must be a plain literal (dicts, lists, strings, numbers) so kb can read it without running the script",
+                        )
+                    )
+    has_run = any(isinstance(n, ast.FunctionDef) and n.name == "run" for n in tree.body)
+
+    def where(name: str) -> tuple[int, int]:
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets
+            ):
+                return node.lineno, node.col_offset + 1
+        return 1, 1
+
+    for literal in _LITERALS:
+        if literal not in found and not any(p.field == literal for p in problems):
+            problems.append(
+                Problem(
+                    shown_as,
+                    1,
+                    1,
+                    literal,
+                    f"missing top-level {literal} = {{...}} (see the experiment contract in kb/formats/experiment.py)",
+                )
+            )
+    if not has_run:
+        problems.append(Problem(shown_as, 1, 1, "run", "missing `def run(config, seed, device)`"))
+    scales = found.get("SCALES", {})
+    regime = found.get("REGIME", {})
+    metrics = found.get("METRICS", {})
+    if "SCALES" in found:
+        line, col = where("SCALES")
+        if not isinstance(scales, dict) or not all(isinstance(v, dict) for v in scales.values()):
+            problems.append(
+                Problem(shown_as, line, col, "SCALES", "must map scale names to config dicts")
+            )
+            scales = {}
+        for required in REQUIRED_SCALES:
+            if scales and required not in scales:
+                problems.append(
+                    Problem(shown_as, line, col, "SCALES", f"missing the '{required}' scale")
+                )
+    if "REGIME" in found:
+        line, col = where("REGIME")
+        if not isinstance(regime, dict):
+            problems.append(
+                Problem(shown_as, line, col, "REGIME", "must map scale names to regimes")
+            )
+            regime = {}
+        allowed = {d.value for d in DataScale}
+        for scale in scales:
+            entry = regime.get(scale)
+            if not isinstance(entry, dict) or entry.get("data_scale") not in allowed:
+                problems.append(
+                    Problem(
+                        shown_as,
+                        line,
+                        col,
+                        f"REGIME.{scale}",
+                        f"needs data_scale: one of {', '.join(sorted(allowed))}",
+                    )
+                )
+    if "METRICS" in found:
+        line, col = where("METRICS")
+        if (
+            not isinstance(metrics, dict)
+            or not metrics
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in metrics.items())
+        ):
+            problems.append(
+                Problem(shown_as, line, col, "METRICS", "must map metric names to descriptions")
+            )
+            metrics = {}
+    return ExperimentInfo(
+        name, path, ast.get_docstring(tree) or "", scales, regime, metrics, problems
+    )
+
+
+def check_result(
+    result: Any, metrics: Mapping[str, str]
+) -> tuple[dict[str, float], dict[str, dict[str, list[float]]]]:
+    """Validate what `run` returned; raise ExperimentError naming what is wrong."""
+    if not isinstance(result, Mapping) or "metrics" not in result:
+        raise ExperimentError(
+            f"run() must return {{'metrics': {{...}}, 'curves': {{...}}}}, got {type(result).__name__}"
+        )
+    raw = result["metrics"]
+    if not isinstance(raw, Mapping):
+        raise ExperimentError("'metrics' must be a mapping of names to numbers")
+    values: dict[str, float] = {}
+    for name in metrics:
+        if name not in raw:
+            raise ExperimentError(f"metric '{name}' declared in METRICS was not reported")
+    for name, value in raw.items():
+        if name not in metrics:
+            raise ExperimentError(f"metric '{name}' is not declared in METRICS")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ExperimentError(f"metric '{name}' is not a number: {value!r}") from None
+        if not math.isfinite(number):
+            raise ExperimentError(f"metric '{name}' is not finite: {number}")
+        values[name] = number
+    curves: dict[str, dict[str, list[float]]] = {}
+    for name, curve in (result.get("curves") or {}).items():
+        if (
+            not isinstance(curve, Mapping)
+            or set(curve) != {"x", "y"}
+            or len(curve["x"]) != len(curve["y"])
+        ):
+            raise ExperimentError(
+                f"curve '{name}' must be {{'x': [...], 'y': [...]}} of equal length"
+            )
+        curves[str(name)] = {
+            "x": [float(v) for v in curve["x"]],
+            "y": [float(v) for v in curve["y"]],
+        }
+    return values, curves
+
+
+def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`key=value` pairs (values parsed as JSON when they can be) applied to a config copy."""
+    out = dict(config)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or key not in config:
+            raise ExperimentError(
+                f"--set {item!r}: expected key=value with key one of {', '.join(config)}"
+            )
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text
+    return out
