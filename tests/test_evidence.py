@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from kb.checking.load import KnowledgeBase, LoadedClaim, load
+from kb.checking.knowledge import KnowledgeBase, LoadedClaim
+from kb.checking.load import load
+from kb.evidence.methodology import methodology_markdown
 from kb.evidence.rules import (
     CERTAINTY_RULES,
     STATUS_RULES,
@@ -20,7 +22,6 @@ from kb.evidence.rules import (
     Tally,
     certainty,
     derive,
-    methodology_markdown,
     reason,
     stale_statuses,
     status_rule,

@@ -17,8 +17,10 @@ from support import run_kb
 from kb.checking.load import load
 from kb.formats.errors import KbError
 from kb.formats.records import RunRecord, read_records
+from kb.running.batch import seed_spec
 from kb.running.config import SlurmSettings, load_settings
-from kb.running.runner import RunOptions, execute, plan_runs, seed_spec
+from kb.running.plan import RunOptions, plan_runs
+from kb.running.runner import execute
 
 HEADER = '''"""A test experiment."""
 import json, os, random, time

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from support import REPO
 
-from kb.checking.load import KnowledgeBase, load
+from kb.checking.knowledge import KnowledgeBase
+from kb.checking.load import load
 from kb.data.query import open_predictions
 from kb.formats.schema import Kind, Stance
 

@@ -14,7 +14,8 @@ from support import kb_executable, run_kb
 
 from kb.checking.load import load
 from kb.formats.records import read_records
-from kb.running.runner import RunOptions, execute, plan_runs
+from kb.running.plan import RunOptions, plan_runs
+from kb.running.runner import execute
 
 HEADER = '''"""A test experiment."""
 import os, sys, time, math, random

@@ -1,4 +1,4 @@
-"""`kb new claim` and `kb new experiment`: the core (kb/scaffold/templates.py) and the command line."""
+"""`kb new claim` and `kb new experiment`: the core (kb/scaffold/) and the command line."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kb.checking.load import load
 from kb.formats import yamlfile
 from kb.formats.experiment import read_experiment
 from kb.formats.schema import Claim, Kind
-from kb.scaffold.templates import (
+from kb.scaffold.claim import (
     MODELINE,
     Citation,
     ClaimDraft,
@@ -24,9 +24,9 @@ from kb.scaffold.templates import (
     claim_data,
     claim_yaml,
     new_claim,
-    new_experiment,
     title_from,
 )
+from kb.scaffold.experiment import new_experiment
 
 TODAY = dt.date(2026, 3, 1)
 

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import REPO, run_kb
 
+from kb.checking.crosscheck import duplicate_statements
 from kb.checking.load import load
 from kb.checking.similar import (
     THRESHOLD,
-    duplicate_statements,
     near_duplicates,
     normalize,
     similarity,

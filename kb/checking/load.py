@@ -11,101 +11,22 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from kb.checking.cache import ClaimCache, content_hash
-from kb.checking.similar import duplicate_statements
+from kb.checking.crosscheck import cross_checks
+from kb.checking.knowledge import CLAIMS_DIR, REFERENCES_FILE, REPRO_DIR, KnowledgeBase, LoadedClaim
 from kb.formats import yamlfile
-from kb.formats.bib import Reference, read_references, unused_warnings
-from kb.formats.diagnose import field_path, problems_from_validation, suggest
+from kb.formats.bib import read_references
+from kb.formats.diagnose import problems_from_validation
 from kb.formats.errors import (
-    InvalidKnowledgeBase,
     NotAKnowledgeBase,
     Problem,
-    Severity,
-    UnknownClaim,
 )
-from kb.formats.experiment import ExperimentInfo, read_experiment
-from kb.formats.schema import Claim, Kind
-from kb.formats.yamlfile import YamlDocument
-
-CLAIMS_DIR = "claims"
-REFERENCES_FILE = "claims/references.bib"
-REPRO_DIR = "repro"
-
-
-@dataclass
-class LoadedClaim:
-    claim: Claim
-    file: str  # relative to the root, '/'-separated
-    path: Path
-    _doc: YamlDocument | None = field(default=None, repr=False)
-
-    @property
-    def doc(self) -> YamlDocument:
-        """The file's node tree, re-read on demand: keeping every tree alive would make a
-        large knowledge base slow (the garbage collector walks them all) to locate the rare
-        cross-file problem."""
-        if self._doc is None:
-            self._doc = yamlfile.parse(self.path.read_bytes())
-        return self._doc
-
-    def problem(
-        self,
-        path: tuple[str | int, ...],
-        message: str,
-        *,
-        key: bool = False,
-        severity: Severity = Severity.error,
-    ) -> Problem:
-        mark = self.doc.mark_of(path, key=key)
-        return Problem(self.file, mark.line, mark.column, field_path(path), message, severity)
-
-
-@dataclass
-class KnowledgeBase:
-    root: Path
-    claims: dict[str, LoadedClaim] = field(default_factory=dict)
-    references: dict[str, Reference] = field(default_factory=dict)
-    experiments: dict[str, Path] = field(default_factory=dict)
-    experiment_info: dict[str, ExperimentInfo] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    files_checked: int = 0
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.warning]
-
-    def require_valid(self) -> None:
-        if self.errors:
-            raise InvalidKnowledgeBase(
-                f"the knowledge base has {len(self.errors)} error(s); run `kb check`", self.errors
-            )
-
-    def get(self, claim_id: str) -> LoadedClaim:
-        if claim_id not in self.claims:
-            hint = suggest(claim_id, self.claims)
-            raise UnknownClaim(f"no claim with id '{claim_id}'{hint}")
-        return self.claims[claim_id]
-
-    def explanations_of(self, phenomenon_id: str) -> list[Claim]:
-        return sorted(
-            (c.claim for c in self.claims.values() if c.claim.explains == phenomenon_id),
-            key=lambda c: c.id,
-        )
-
-    def competitors(self, claim: Claim) -> list[Claim]:
-        """Other explanations of the same phenomenon."""
-        if claim.explains is None:
-            return []
-        return [c for c in self.explanations_of(claim.explains) if c.id != claim.id]
+from kb.formats.experiment import read_experiment
+from kb.formats.schema import Claim
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -272,99 +193,6 @@ def _load(root: Path, cache: ClaimCache | None) -> KnowledgeBase:
         info = read_experiment(path, f"{REPRO_DIR}/{path.name}")
         kb.experiment_info[name] = info
         kb.problems += info.problems
-    kb.problems += _cross_checks(kb)
+    kb.problems += cross_checks(kb)
     kb.problems.sort()
     return kb
-
-
-def _cross_checks(kb: KnowledgeBase) -> list[Problem]:
-    out: list[Problem] = []
-    cited: set[str] = set()
-    for loaded in kb.claims.values():
-        claim = loaded.claim
-        if claim.explains is not None:
-            target = kb.claims.get(claim.explains)
-            if target is None:
-                out.append(
-                    loaded.problem(
-                        ("explains",),
-                        f"no claim with id '{claim.explains}'{suggest(claim.explains, kb.claims)}",
-                    )
-                )
-            elif target.claim.kind is not Kind.phenomenon:
-                out.append(
-                    loaded.problem(
-                        ("explains",),
-                        f"'{claim.explains}' is an explanation; 'explains' must name a phenomenon",
-                    )
-                )
-        if claim.refines is not None:
-            target = kb.claims.get(claim.refines)
-            if target is None:
-                out.append(
-                    loaded.problem(
-                        ("refines",),
-                        f"no claim with id '{claim.refines}'{suggest(claim.refines, kb.claims)}",
-                    )
-                )
-            elif target.claim.kind is not claim.kind:
-                out.append(
-                    loaded.problem(
-                        ("refines",),
-                        f"'{claim.refines}' is a {target.claim.kind.value}; a claim refines one of its own kind",
-                    )
-                )
-        for i, source in enumerate(claim.sources):
-            cited.add(source.citekey)
-            if source.citekey not in kb.references:
-                out.append(
-                    loaded.problem(
-                        ("sources", i, "citekey"),
-                        f"'{source.citekey}' is not in {REFERENCES_FILE}{suggest(source.citekey, kb.references)}",
-                    )
-                )
-        for i, prediction in enumerate(claim.predictions):
-            info = kb.experiment_info.get(prediction.experiment or "")
-            if (
-                info is not None
-                and prediction.metric
-                and info.metrics
-                and prediction.metric not in info.metrics
-            ):
-                out.append(
-                    loaded.problem(
-                        ("predictions", i, "metric"),
-                        f"experiment '{info.name}' does not report '{prediction.metric}' "
-                        f"(it reports {', '.join(sorted(info.metrics))}){suggest(prediction.metric, info.metrics)}",
-                    )
-                )
-            if prediction.experiment and prediction.experiment not in kb.experiments:
-                out.append(
-                    loaded.problem(
-                        ("predictions", i, "experiment"),
-                        f"no script {REPRO_DIR}/{prediction.experiment}.py; write it or mark the "
-                        f"prediction 'open: true'{suggest(prediction.experiment, kb.experiments)}",
-                    )
-                )
-    out += _refinement_cycles(kb)
-    out += duplicate_statements(kb)
-    if kb.references:
-        out += unused_warnings(kb.references, cited, REFERENCES_FILE)
-    return out
-
-
-def _refinement_cycles(kb: KnowledgeBase) -> list[Problem]:
-    out, reported = [], set()
-    for start in kb.claims:
-        chain, current = [start], kb.claims[start].claim.refines
-        while current is not None and current in kb.claims and current not in chain:
-            chain.append(current)
-            current = kb.claims[current].claim.refines
-        if current == start and frozenset(chain) not in reported:
-            reported.add(frozenset(chain))
-            loaded = kb.claims[min(chain)]
-            cycle = " -> ".join(
-                [*chain[chain.index(min(chain)) :], *chain[: chain.index(min(chain))], min(chain)]
-            )
-            out.append(loaded.problem(("refines",), f"'refines' forms a cycle: {cycle}"))
-    return out

@@ -1,7 +1,7 @@
-"""Near-identical claim statements: the same claim filed twice under two ids.
+"""Near-identical statements: the same claim filed twice under two ids.
 
-`kb check` warns at the statement of the newer claim (by `created`, then by file) and names
-the file of the older one. Text is compared after `normalize` (case, punctuation and
+This module compares texts only; `kb.checking.crosscheck` turns a match into a warning at
+the newer claim's statement (by `created`, then by file), naming the older one's file. Text is compared after `normalize` (case, punctuation and
 spacing do not count), by the normalized Indel similarity of the two strings,
 2 * LCS / (len(a) + len(b)), computed by rapidfuzz.
 
@@ -27,10 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kb.formats.errors import Problem, Severity
-
 if TYPE_CHECKING:
-    from kb.checking.load import KnowledgeBase, LoadedClaim
+    pass
 
 # Below 0.9 lie rewordings that may well be different claims; at or above it, statements
 # differ by at most a tenth of their characters, e.g. one word changed in a statement of
@@ -127,44 +125,3 @@ def near_duplicates(texts: Sequence[str], threshold: float = THRESHOLD) -> list[
         for chunk in shared - stock:
             more_holders[chunk].append(i)
     return found
-
-
-def duplicate_statements(kb: KnowledgeBase) -> list[Problem]:
-    """A warning at the statement of each claim that repeats an older claim's statement."""
-    claims = sorted(kb.claims.values(), key=lambda c: (c.claim.created, c.file))
-    out = []
-    for match in near_duplicates([c.claim.statement for c in claims]):
-        newer, older = claims[match.later], claims[match.earlier]
-        if match.similarity == 1.0:
-            how = "the same as"
-        else:
-            how = f"near-identical ({match.similarity:.0%} similar) to"
-        message = (
-            f"statement is {how} the statement of {older.file}, ignoring case, punctuation "
-            "and spacing: merge the two claims, or reword one to make the difference explicit"
-        )
-        out.append(_at_statement(newer, message))
-    return out
-
-
-_STATEMENT_LINE = re.compile(rb"^statement:[ \t]*(?=[^ \t\r\n#])", re.MULTILINE)
-
-
-def _at_statement(loaded: LoadedClaim, message: str) -> Problem:
-    """The warning at the statement's value, found by a scan for its top-level line.
-
-    Parsing the file again (what `LoadedClaim.problem` does) costs a quarter of a
-    millisecond, and a knowledge base made from a template can have thousands of these
-    warnings. The scan finds the same place as the parser whenever the value starts on the
-    key's line; otherwise (a flow mapping, the value on the next line) the parser decides.
-    """
-    try:
-        raw = loaded.path.read_bytes()
-    except OSError:
-        raw = b""
-    found = _STATEMENT_LINE.search(raw)
-    if found is None:
-        return loaded.problem(("statement",), message, severity=Severity.warning)
-    line = raw.count(b"\n", 0, found.start()) + 1
-    column = found.end() - found.start() + 1
-    return Problem(loaded.file, line, column, "statement", message, Severity.warning)

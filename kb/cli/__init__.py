@@ -30,7 +30,7 @@ app = typer.Typer(
 
 
 def _mount_site() -> None:
-    from kb.site.cli import app as site_app  # imports only typer: `kb --help` stays fast
+    from kb.cli.site import app as site_app  # imports only typer: `kb --help` stays fast
 
     app.add_typer(site_app, name="site", help="Build or serve the website.")
 

@@ -101,7 +101,7 @@ def run(
     in pyproject.toml or [slurm] in kb.toml, overridden by the flags); see `kb jobs`.
     """
     from kb import render
-    from kb.running import runner
+    from kb.running import plan, runner
 
     kb = load_kb(root)
     kb.require_valid()
@@ -113,7 +113,7 @@ def run(
             render.touched_experiments(touched, changed_since)
             return
         targets = [*(targets or []), *(t.name for t in touched)]
-    plans = runner.plan_runs(
+    plans = plan.plan_runs(
         kb,
         kb.experiment_info,
         targets or [],
@@ -125,12 +125,12 @@ def run(
     if dry_run:
         render.plans(plans)
         return
-    options = runner.RunOptions(
+    options = plan.RunOptions(
         device=device,
         jobs=jobs,
         timeout_s=timeout,
         memory_mb=memory,
-        command=runner.command_line(sys.argv[1:]),
+        command=plan.command_line(sys.argv[1:]),
         executor=executor.value,
         wait=wait,
     )
@@ -282,13 +282,13 @@ def verify(
 ) -> None:
     """Re-execute a recorded run's config and seeds; report, metric by metric, whether they match."""
     from kb import render
-    from kb.running import runner
+    from kb.running import plan
     from kb.running.verify import verify as verify_run
 
     kb = load_kb(root)
     kb.require_valid()
-    options = runner.RunOptions(
-        device=device, jobs=jobs, timeout_s=timeout, command=runner.command_line(sys.argv[1:])
+    options = plan.RunOptions(
+        device=device, jobs=jobs, timeout_s=timeout, command=plan.command_line(sys.argv[1:])
     )
     with render.RunProgress() as progress:
         report = verify_run(kb, run_id, options, progress, rtol=rtol, atol=atol)

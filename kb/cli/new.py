@@ -36,7 +36,7 @@ def _ask(
         return answer
     if default is not None:
         return default
-    from kb.scaffold.templates import ScaffoldError
+    from kb.scaffold.claim import ScaffoldError
 
     raise ScaffoldError(f"missing {flag} (prompted for only when stdin is a terminal)")
 
@@ -133,7 +133,7 @@ def new_claim(
     from kb import render
     from kb.checking.load import load
     from kb.formats.schema import Kind
-    from kb.scaffold import templates as scaffold
+    from kb.scaffold import claim as scaffold
 
     folder = kb_root(root)
     ask = sys.stdin.isatty() and not no_input
@@ -216,7 +216,7 @@ def new_experiment(
     prediction, if open, names the script instead.
     """
     from kb import render
-    from kb.scaffold import templates as scaffold
+    from kb.scaffold import experiment as scaffold
 
     created = scaffold.new_experiment(kb_root(root), name, claim_id, prediction_id)
     render.new_experiment_report(created)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.checking.load import REFERENCES_FILE, KnowledgeBase
+from kb.checking.knowledge import REFERENCES_FILE, KnowledgeBase
 from kb.formats.errors import KbError
 
 if TYPE_CHECKING:

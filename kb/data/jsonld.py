@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.formats.bib import Reference
 from kb.formats.schema import Claim, Prediction, Stance, VerdictRecord
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.formats.schema import Claim, Kind
 
 NOT_DERIVED = "untested"  # what a claim shows before `kb run` has derived its status

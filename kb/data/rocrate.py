@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.data.export import files_in, staged
 from kb.formats.errors import KbError
 from kb.formats.records import RunOutcome, RunRecord, prediction_sha256, record_path, sha256_bytes

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.formats.records import RunRecord
 
 Rows = dict[str, list[dict[str, Any]]]

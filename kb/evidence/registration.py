@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.formats import yamlfile
 from kb.formats.records import prediction_sha256
 from kb.formats.schema import Claim

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kb.checking import cache
-from kb.checking.load import KnowledgeBase, gc_paused, load
+from kb.checking.knowledge import KnowledgeBase
+from kb.checking.load import gc_paused, load
 from kb.evidence.registration import git_blobs, prediction_registrations
 from kb.evidence.rules import Derivation, derive, stale_statuses
 from kb.evidence.writeback import append_history, write_status

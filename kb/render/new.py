@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from kb.render.base import safe, stdout
 
 if TYPE_CHECKING:
-    from kb.scaffold.templates import NewClaim, NewExperiment
+    from kb.scaffold.claim import NewClaim
+    from kb.scaffold.experiment import NewExperiment
 
 
 def new_claim_report(result: NewClaim) -> None:

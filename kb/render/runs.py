@@ -11,7 +11,7 @@ from rich.table import Table
 from kb.render.base import _STATUS_STYLE, _interval, _label, _widths, safe, stderr, stdout
 
 if TYPE_CHECKING:
-    from kb.checking.load import KnowledgeBase
+    from kb.checking.knowledge import KnowledgeBase
     from kb.evidence.statuses import Assessment, Change
     from kb.formats.records import SeedResult
     from kb.formats.schema import Status

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from kb.checking.load import CLAIMS_DIR, REPRO_DIR, KnowledgeBase
+from kb.checking.knowledge import CLAIMS_DIR, REPRO_DIR, KnowledgeBase
 from kb.evidence.registration import git_blobs
 from kb.formats import yamlfile
 from kb.formats.errors import KbError

@@ -33,7 +33,8 @@ from kb.formats.records import (
     new_run_id,
 )
 from kb.running import executors
-from kb.running.runner import Batch, RunOptions, RunPlan, seed_spec, write_records
+from kb.running.batch import Batch, seed_spec, write_records
+from kb.running.plan import RunOptions, RunPlan
 
 JOBS_DIR = ".kb/jobs"
 

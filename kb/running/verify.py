@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.formats.diagnose import suggest
 from kb.formats.errors import KbError
 from kb.formats.records import Outcome, RunRecord, SeedResult, read_records, sha256_bytes
-from kb.running.runner import RunEvents, RunOptions, RunPlan, compute
+from kb.running.plan import RunEvents, RunOptions, RunPlan
+from kb.running.pool import compute
 
 
 @dataclass(frozen=True)

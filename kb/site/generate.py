@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.formats.records import RunRecord, read_records
 from kb.site import claim, feed, overview, phenomenon, runs
 from kb.site.html import Urls

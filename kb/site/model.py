@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from kb.checking.load import KnowledgeBase
+from kb.checking.knowledge import KnowledgeBase
 from kb.formats.expectation import Expectation
 from kb.formats.experiment import ExperimentInfo
 from kb.formats.records import RunOutcome, RunRecord

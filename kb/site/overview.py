@@ -215,7 +215,7 @@ def bibliography(site: Site, urls: Urls) -> str:
 def methodology() -> str:
     """The rule, printed by the evidence engine from the code that applies it."""
     try:
-        from kb.evidence.rules import methodology_markdown
+        from kb.evidence.methodology import methodology_markdown
     except ImportError:
         text = (
             "# Methodology\n\n"

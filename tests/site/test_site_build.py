@@ -16,7 +16,7 @@ from sitekb import CONFIG, REPO, mkdocs_build
 from typer.testing import CliRunner
 
 from kb.checking.load import load
-from kb.site.cli import app
+from kb.cli.site import app
 
 
 class _Links(HTMLParser):
@@ -137,9 +137,9 @@ def test_unreadable_run_record_fails_strict(site_kb: Path, tmp_path: Path) -> No
 
 
 def test_cli_module_stays_light() -> None:
-    """`kb --help` imports kb.site.cli: MkDocs and matplotlib must load only in commands."""
+    """`kb --help` imports kb.cli.site: MkDocs and matplotlib must load only in commands."""
     code = (
-        "import sys, kb.site.cli; "
+        "import sys, kb.cli.site; "
         "heavy = [m for m in ('mkdocs', 'matplotlib', 'material', 'kb.site.generate') if m in sys.modules]; "
         "print(heavy)"
     )

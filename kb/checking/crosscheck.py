@@ -1,0 +1,151 @@
+"""Checks across files: what no single claim file can know about itself.
+
+`explains` names a phenomenon, `refines` chains have no cycle, predictions name existing
+experiments, citekeys exist, no two claims share a statement (`kb.checking.similar` scores
+the texts), and references that nothing cites are reported.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kb.checking.knowledge import REFERENCES_FILE, REPRO_DIR, KnowledgeBase, LoadedClaim
+from kb.checking.similar import near_duplicates
+from kb.formats.bib import unused_warnings
+from kb.formats.diagnose import suggest
+from kb.formats.errors import Problem, Severity
+from kb.formats.schema import Kind
+
+
+def cross_checks(kb: KnowledgeBase) -> list[Problem]:
+    out: list[Problem] = []
+    cited: set[str] = set()
+    for loaded in kb.claims.values():
+        claim = loaded.claim
+        if claim.explains is not None:
+            target = kb.claims.get(claim.explains)
+            if target is None:
+                out.append(
+                    loaded.problem(
+                        ("explains",),
+                        f"no claim with id '{claim.explains}'{suggest(claim.explains, kb.claims)}",
+                    )
+                )
+            elif target.claim.kind is not Kind.phenomenon:
+                out.append(
+                    loaded.problem(
+                        ("explains",),
+                        f"'{claim.explains}' is an explanation; 'explains' must name a phenomenon",
+                    )
+                )
+        if claim.refines is not None:
+            target = kb.claims.get(claim.refines)
+            if target is None:
+                out.append(
+                    loaded.problem(
+                        ("refines",),
+                        f"no claim with id '{claim.refines}'{suggest(claim.refines, kb.claims)}",
+                    )
+                )
+            elif target.claim.kind is not claim.kind:
+                out.append(
+                    loaded.problem(
+                        ("refines",),
+                        f"'{claim.refines}' is a {target.claim.kind.value}; a claim refines one of its own kind",
+                    )
+                )
+        for i, source in enumerate(claim.sources):
+            cited.add(source.citekey)
+            if source.citekey not in kb.references:
+                out.append(
+                    loaded.problem(
+                        ("sources", i, "citekey"),
+                        f"'{source.citekey}' is not in {REFERENCES_FILE}{suggest(source.citekey, kb.references)}",
+                    )
+                )
+        for i, prediction in enumerate(claim.predictions):
+            info = kb.experiment_info.get(prediction.experiment or "")
+            if (
+                info is not None
+                and prediction.metric
+                and info.metrics
+                and prediction.metric not in info.metrics
+            ):
+                out.append(
+                    loaded.problem(
+                        ("predictions", i, "metric"),
+                        f"experiment '{info.name}' does not report '{prediction.metric}' "
+                        f"(it reports {', '.join(sorted(info.metrics))}){suggest(prediction.metric, info.metrics)}",
+                    )
+                )
+            if prediction.experiment and prediction.experiment not in kb.experiments:
+                out.append(
+                    loaded.problem(
+                        ("predictions", i, "experiment"),
+                        f"no script {REPRO_DIR}/{prediction.experiment}.py; write it or mark the "
+                        f"prediction 'open: true'{suggest(prediction.experiment, kb.experiments)}",
+                    )
+                )
+    out += _refinement_cycles(kb)
+    out += duplicate_statements(kb)
+    if kb.references:
+        out += unused_warnings(kb.references, cited, REFERENCES_FILE)
+    return out
+
+
+def _refinement_cycles(kb: KnowledgeBase) -> list[Problem]:
+    out, reported = [], set()
+    for start in kb.claims:
+        chain, current = [start], kb.claims[start].claim.refines
+        while current is not None and current in kb.claims and current not in chain:
+            chain.append(current)
+            current = kb.claims[current].claim.refines
+        if current == start and frozenset(chain) not in reported:
+            reported.add(frozenset(chain))
+            loaded = kb.claims[min(chain)]
+            cycle = " -> ".join(
+                [*chain[chain.index(min(chain)) :], *chain[: chain.index(min(chain))], min(chain)]
+            )
+            out.append(loaded.problem(("refines",), f"'refines' forms a cycle: {cycle}"))
+    return out
+
+
+def duplicate_statements(kb: KnowledgeBase) -> list[Problem]:
+    """A warning at the statement of each claim that repeats an older claim's statement."""
+    claims = sorted(kb.claims.values(), key=lambda c: (c.claim.created, c.file))
+    out = []
+    for match in near_duplicates([c.claim.statement for c in claims]):
+        newer, older = claims[match.later], claims[match.earlier]
+        if match.similarity == 1.0:
+            how = "the same as"
+        else:
+            how = f"near-identical ({match.similarity:.0%} similar) to"
+        message = (
+            f"statement is {how} the statement of {older.file}, ignoring case, punctuation "
+            "and spacing: merge the two claims, or reword one to make the difference explicit"
+        )
+        out.append(_at_statement(newer, message))
+    return out
+
+
+_STATEMENT_LINE = re.compile(rb"^statement:[ \t]*(?=[^ \t\r\n#])", re.MULTILINE)
+
+
+def _at_statement(loaded: LoadedClaim, message: str) -> Problem:
+    """The warning at the statement's value, found by a scan for its top-level line.
+
+    Parsing the file again (what `LoadedClaim.problem` does) costs a quarter of a
+    millisecond, and a knowledge base made from a template can have thousands of these
+    warnings. The scan finds the same place as the parser whenever the value starts on the
+    key's line; otherwise (a flow mapping, the value on the next line) the parser decides.
+    """
+    try:
+        raw = loaded.path.read_bytes()
+    except OSError:
+        raw = b""
+    found = _STATEMENT_LINE.search(raw)
+    if found is None:
+        return loaded.problem(("statement",), message, severity=Severity.warning)
+    line = raw.count(b"\n", 0, found.start()) + 1
+    column = found.end() - found.start() + 1
+    return Problem(loaded.file, line, column, "statement", message, Severity.warning)

@@ -1,0 +1,142 @@
+"""What `kb run` was asked for: the experiments, scale, seeds and config of each run.
+
+A target is a claim id, an experiment name or a topic; `plan_runs` turns targets into one
+`RunPlan` per experiment, and `RunOptions` carries how to run them (device, parallel jobs,
+limits, executor). `RunEvents` is what the running code reports back to the command line.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kb.checking.knowledge import KnowledgeBase
+from kb.formats.diagnose import suggest
+from kb.formats.errors import KbError
+from kb.formats.experiment import ExperimentInfo, apply_overrides
+from kb.formats.records import PredictionRef, SeedResult, prediction_sha256, sha256_bytes
+from kb.running.config import SlurmSettings
+
+
+class RunEvents(Protocol):
+    """What the runner reports while it works (the CLI draws progress bars from it)."""
+
+    def planned(self, plan: RunPlan, to_compute: int, reused: int) -> None: ...
+    def seed_started(self, plan: RunPlan, seed: int) -> None: ...
+    def seed_finished(self, plan: RunPlan, result: SeedResult) -> None: ...
+
+
+class Silent:
+    def planned(self, plan: RunPlan, to_compute: int, reused: int) -> None:
+        pass
+
+    def seed_started(self, plan: RunPlan, seed: int) -> None:
+        pass
+
+    def seed_finished(self, plan: RunPlan, result: SeedResult) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    experiment: ExperimentInfo
+    scale: str
+    config: dict[str, Any]
+    seeds: list[int]
+    predictions: list[PredictionRef]
+    script_sha256: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment.name} [{self.scale}]"
+
+
+@dataclass
+class RunOptions:
+    device: str = "auto"
+    jobs: int = 1
+    timeout_s: float = 1800.0
+    memory_mb: int = 8192
+    command: str = "kb run"
+    executor: str = "local"  # or "submitit-local" / "slurm" (kb.running.executors)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    wait: bool = True  # for submitted seeds: wait and record, or return once submitted
+    poll_s: float = 2.0  # how often submitted seeds are checked while waiting
+
+
+def plan_runs(
+    kb: KnowledgeBase,
+    experiments: dict[str, ExperimentInfo],
+    targets: Iterable[str],
+    *,
+    run_all: bool = False,
+    scale: str = "smoke",
+    seeds: int = 5,
+    overrides: list[str] | None = None,
+) -> list[RunPlan]:
+    """Which experiments the targets need: claim ids, experiment names or topics."""
+    names: set[str] = set()
+    if run_all:
+        names = set(experiments)
+    for target in targets:
+        if target in experiments:
+            names.add(target)
+        elif target in kb.claims:
+            needed = {p.experiment for p in kb.claims[target].claim.predictions if p.experiment}
+            if not needed:
+                raise KbError(
+                    f"claim '{target}' has no prediction with an experiment (all are open)"
+                )
+            names |= needed
+        elif any(c.claim.topic == target for c in kb.claims.values()):
+            names |= {
+                p.experiment
+                for c in kb.claims.values()
+                if c.claim.topic == target
+                for p in c.claim.predictions
+                if p.experiment
+            }
+        else:
+            options = [*experiments, *kb.claims, *{c.claim.topic for c in kb.claims.values()}]
+            raise KbError(
+                f"'{target}' is not a claim, an experiment or a topic{suggest(target, options)}"
+            )
+    if not names:
+        raise KbError("nothing to run: name a claim, an experiment or a topic, or pass --all")
+    if seeds < 1:
+        raise KbError("--seeds must be at least 1")
+    plans = []
+    for name in sorted(names):
+        info = experiments[name]
+        if info.problems:
+            raise KbError(f"experiment '{name}' breaks the contract; run `kb check`", info.problems)
+        if scale not in info.scales:
+            raise KbError(
+                f"experiment '{name}' has no scale '{scale}' (it has {', '.join(info.scales)})"
+            )
+        config = apply_overrides(info.scales[scale], overrides or [])
+        served = [
+            PredictionRef(
+                claim=c.claim.id, prediction=p.id, sha256=prediction_sha256(c.claim.id, p)
+            )
+            for c in sorted(kb.claims.values(), key=lambda c: c.claim.id)
+            for p in c.claim.predictions
+            if p.experiment == name
+        ]
+        plans.append(
+            RunPlan(
+                info,
+                scale,
+                config,
+                list(range(seeds)),
+                served,
+                sha256_bytes(info.path.read_bytes()),
+            )
+        )
+    return plans
+
+
+def command_line(argv: list[str]) -> str:
+    return "kb " + shlex.join(argv)
