@@ -192,8 +192,8 @@ def test_corrupt_cache_is_ignored_and_rewritten(
 def test_non_finite_floats_are_not_cached(base_kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = base_kb / "claims/demo/fast-training.yaml"
     text = path.read_text().replace(
-        "  basis: literature\n",
-        "  basis: literature\n  verdicts:\n    - prediction: p\n      verdict: inconclusive\n      estimate: .inf\n",
+        "  basis: none\n",
+        "  basis: none\n  verdicts:\n    - prediction: p\n      verdict: inconclusive\n      estimate: .inf\n",
     )
     path.write_text(text)
     first = load_kb(base_kb, use_cache=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kb.checking.knowledge import KnowledgeBase, LoadedClaim
 from kb.checking.load import load
@@ -29,7 +31,7 @@ from kb.evidence.rules import (
 )
 from kb.evidence.stats import t_interval
 from kb.evidence.writeback import write_status
-from kb.formats.experiment import ExperimentInfo, read_experiment
+from kb.formats.experiment import ExperimentInfo, MetricSpec, ValidityCheck, read_experiment
 from kb.formats.records import (
     GitInfo,
     Hardware,
@@ -42,6 +44,7 @@ from kb.formats.records import (
 from kb.formats.schema import (
     Certainty,
     Claim,
+    Direction,
     Prediction,
     StatusChange,
     StatusValue,
@@ -69,9 +72,10 @@ def pred(pid: str = "p", expect: str = "> 1", **extra: Any) -> dict[str, Any]:
 
 def claim(cid: str = "c", *predictions: dict[str, Any],
           stances: Sequence[tuple[str, str]] = (("ioffe2015", "proposes"),),
-          data_scale: Sequence[str] = ()) -> Claim:
+          data_scale: Sequence[str] = ("toy",), explains: str | None = None) -> Claim:
+    kind = {"kind": "explanation", "explains": explains} if explains else {"kind": "phenomenon"}
     return Claim.model_validate({
-        "schema_version": 1, "id": cid, "kind": "phenomenon", "title": "T", "statement": "S.",
+        "schema_version": 1, "id": cid, **kind, "title": "T", "statement": "S.",
         "summary": "S.", "topic": "demo", "scope": {"data_scale": list(data_scale)},
         "sources": [{"citekey": k, "stance": s, "locator": "Sec. 1"} for k, s in stances],
         "predictions": list(predictions), "created": "2026-01-01", "updated": "2026-01-01",
@@ -102,7 +106,8 @@ def ref(c: Claim, pid: str = "p") -> PredictionRef:
 def run(rid: str, values: Iterable[float], *, refs: Sequence[PredictionRef] = (), scale: str = "smoke",
         started: dt.datetime = T0 + dt.timedelta(days=1), device: str = "cpu", script_sha: str = SHA,
         keys: Sequence[str] | None = None, extra: dict[str, float] | None = None,
-        reused_from: str | None = None, metric: str = "m", experiment: str = "exp") -> RunRecord:
+        reused_from: str | None = None, metric: str = "m", experiment: str = "exp",
+        config: dict[str, Any] | None = None) -> RunRecord:
     values = list(values)
     results = [
         SeedResult(seed=i, key=keys[i] if keys else f"{rid}-{i}", outcome="ok",
@@ -110,7 +115,7 @@ def run(rid: str, values: Iterable[float], *, refs: Sequence[PredictionRef] = ()
         for i, v in enumerate(values)
     ]
     return RunRecord(
-        id=rid, experiment=experiment, scale=scale, config={}, seeds=list(range(len(values))),
+        id=rid, experiment=experiment, scale=scale, config=config or {}, seeds=list(range(len(values))),
         outcome="ok", results=results, script="repro/exp.py", script_sha256=script_sha,
         predictions=list(refs), git=GitInfo(commit=None, dirty=False), packages={},
         hardware=Hardware(device=device, cpu="x", cores=1, platform="Linux x86_64"),
@@ -134,7 +139,8 @@ def test_open_and_unrun_predictions_are_untested(root: Path) -> None:
 
 
 def test_holds_and_fails_with_holm_levels(root: Path) -> None:
-    up, down = claim("up", pred("p", "> 1")), claim("down", pred("p", "< 1"))
+    # Two explanations of one phenomenon: one family, corrected together.
+    up, down = claim("up", pred("p", "> 1"), explains="ph"), claim("down", pred("p", "< 1"), explains="ph")
     d = derive(make_kb(root, up, down), [run("r1", CLEAR)], EXPERIMENTS)
     holds, fails = verdict(d, "up"), verdict(d, "down")
     assert (holds.verdict, fails.verdict) == (VerdictValue.holds, VerdictValue.fails)
@@ -166,13 +172,19 @@ def test_a_prediction_that_holds_alone_is_inconclusive_in_a_larger_family(root: 
     d = derive(make_kb(root, alone), [run("r1", values)], EXPERIMENTS)
     assert verdict(d, "a").verdict is VerdictValue.holds
     assert verdict(d, "a").p_adjusted == pytest.approx(0.03509, abs=1e-5)
-    others = [claim(cid, pred("p", "> 0")) for cid in ("b", "c")]
+    # Two explanations of phenomenon "a": the three predictions form one family.
+    others = [claim(cid, pred("p", "> 0"), explains="a") for cid in ("b", "c")]
     d = derive(make_kb(root, alone, *others), [run("r1", values)], EXPERIMENTS)
     v = verdict(d, "a")
     assert v.verdict is VerdictValue.inconclusive
     assert v.p_adjusted == pytest.approx(3 * 0.03509, abs=1e-4)
     assert v.level == pytest.approx(1 - 0.05 / 3, abs=1e-6)  # ranked first of three
-    assert "Holm-adjusted p" in verdict_reason(alone.predictions[0], v)
+    assert "Holm-corrected over the 3 tested predictions of its family" in verdict_reason(
+        alone.predictions[0], v)
+    # Outside the family nothing moves: the same three claims as phenomena of their own.
+    apart = [claim(cid, pred("p", "> 0")) for cid in ("b", "c")]
+    d = derive(make_kb(root, alone, *apart), [run("r1", values)], EXPERIMENTS)
+    assert verdict(d, "a").verdict is VerdictValue.holds
 
 
 # ---- what is counted -----------------------------------------------------------------------
@@ -265,27 +277,34 @@ def test_a_reused_seed_is_dated_by_the_run_that_computed_it(root: Path) -> None:
     assert verdict(d).runs == ["r2"] and verdict(d).confirmatory is False
 
 
-# ---- status --------------------------------------------------------------------------------
+# ---- status: two lines of evidence ---------------------------------------------------------
 
 STATUS_CASES = [
     # (holds, fails, supports, qualifies, refutes) -> (status, basis)
     ((1, 0, 0, 0, 0), StatusValue.supported, "experiments"),
     ((0, 1, 0, 0, 0), StatusValue.refuted, "experiments"),
     ((1, 1, 0, 0, 0), StatusValue.contested, "experiments"),
-    ((1, 0, 0, 0, 2), StatusValue.supported, "experiments"),  # our experiments outrank literature
+    ((1, 0, 0, 0, 2), StatusValue.contested, "both"),  # our runs never overrule the literature
+    ((0, 1, 2, 0, 0), StatusValue.contested, "both"),
+    ((1, 0, 1, 0, 0), StatusValue.supported, "both"),
+    ((0, 1, 0, 0, 1), StatusValue.refuted, "both"),
     ((0, 0, 1, 0, 0), StatusValue.supported, "literature"),
-    ((0, 0, 0, 1, 0), StatusValue.supported, "literature"),  # qualifies sides with the claim
+    ((0, 0, 0, 1, 0), StatusValue.untested, "none"),  # qualifies takes neither side
     ((0, 0, 0, 0, 1), StatusValue.refuted, "literature"),
     ((0, 0, 1, 0, 1), StatusValue.contested, "literature"),
-    ((0, 0, 0, 1, 1), StatusValue.contested, "literature"),
-    ((0, 0, 0, 0, 0), StatusValue.untested, "literature"),
+    ((0, 0, 0, 1, 1), StatusValue.refuted, "literature"),
+    ((0, 0, 0, 0, 0), StatusValue.untested, "none"),
+    ((1, 1, 1, 0, 1), StatusValue.contested, "experiments"),
 ]
 
 
-def make_tally(holds: int, fails: int, supports: int, qualifies: int, refutes: int) -> Tally:
-    return Tally(tuple(f"h{i}" for i in range(holds)), tuple(f"f{i}" for i in range(fails)), (),
+def make_tally(holds: int, fails: int, supports: int, qualifies: int, refutes: int,
+               *, inconclusive: int = 0, in_scope: bool | None = True, regime: str = "") -> Tally:
+    return Tally(tuple(f"h{i}" for i in range(holds)), tuple(f"f{i}" for i in range(fails)),
+                 tuple(f"i{i}" for i in range(inconclusive)), (),
                  tuple(f"s{i}" for i in range(supports)), tuple(f"q{i}" for i in range(qualifies)),
-                 tuple(f"r{i}" for i in range(refutes)))
+                 tuple(f"r{i}" for i in range(refutes)),
+                 in_scope=in_scope if holds or fails else None, regime=regime)
 
 
 @pytest.mark.parametrize(("counts", "status", "basis"), STATUS_CASES)
@@ -303,75 +322,108 @@ def test_exactly_one_status_rule_applies_to_every_case() -> None:
 def test_the_proposing_work_is_not_independent(root: Path) -> None:
     c = claim("c", stances=[("ioffe2015", "proposes"), ("ioffe2015", "supports"), ("x", "discusses")])
     status = derive(make_kb(root, c), [], EXPERIMENTS).statuses["c"]
-    assert (status.value, status.basis, status.certainty) == (StatusValue.untested, "literature", Certainty.low)
-    assert status.reason == "No prediction tested yet; no independent source takes a side."
+    assert (status.value, status.basis, status.certainty) == (StatusValue.untested, "none", Certainty.low)
+    assert status.reason == (
+        "No independent work supports or refutes it; no prediction of ours has been tested.")
+    assert status.tier == "no evidence yet"
 
 
 def test_each_work_counts_once(root: Path) -> None:
     c = claim("c", stances=[("a", "proposes"), ("s", "refutes"), ("s", "refutes")])
     status = derive(make_kb(root, c), [], EXPERIMENTS).statuses["c"]
     assert status.value is StatusValue.refuted
-    assert status.reason == "No prediction tested yet; 1 source refutes."
+    assert status.reason.startswith("1 independent work refutes it;")
+    assert status.literature is not None and status.literature.summary == "1 independent work refutes"
+
+
+def test_a_toy_reproduction_cannot_overrule_in_scope_literature(root: Path) -> None:
+    # The flagship case: a toy-scale run agrees with the explanation, the in-scope literature
+    # refutes it. The status is contested, with both lines visible, never supported.
+    c = claim("ics", pred("p", "> 1.5"), data_scale=["small", "medium"],
+              stances=[("ioffe2015", "proposes"), ("santurkar2018", "refutes")], explains="bn")
+    status = derive(make_kb(root, c), [run("r1", [11.0, 12.0, 11.5, 10.8, 11.9])], EXPERIMENTS).statuses["ics"]
+    assert (status.value, status.basis) == (StatusValue.contested, "both")
+    assert status.literature is not None and status.literature.direction is Direction.against
+    assert status.reproduction is not None and status.reproduction.direction is Direction.for_
+    assert status.reproduction.in_scope is False
+    assert "outside the claim's scope" in status.reason and "the two lines disagree" in status.reason
+    assert status.certainty is Certainty.very_low  # literature start (low), lines disagree
+    assert status.tier == "literature and toy reproduction"
+
+
+def test_a_toy_reproduction_alone_decides_but_is_graded_down(root: Path) -> None:
+    c = claim("c", pred("p"), data_scale=["small"])
+    status = derive(make_kb(root, c), [run("r1", CLEAR)], EXPERIMENTS).statuses["c"]
+    assert (status.value, status.basis, status.tier) == (StatusValue.supported, "experiments", "toy reproduction")
+    assert [s.reason.split(":")[0] for s in status.certainty_steps] == [
+        "smoke scale", "outside the scope", "single device"]
+    assert status.certainty is Certainty.very_low
 
 
 @pytest.mark.parametrize(
     ("counts", "inconclusive", "text"),
     [
-        ((2, 0, 0, 0, 1), 0, "2 of 2 tested predictions hold (h0, h1); 1 source refutes."),
-        ((1, 1, 2, 1, 0), 1, "1 of 3 tested predictions holds (h0), 1 fails (f0), 1 is inconclusive; "
-                             "2 sources support, 1 source qualifies."),
-        ((0, 2, 0, 0, 0), 0, "0 of 2 tested predictions hold, 2 fail (f0, f1); no independent source takes a side."),
-        ((0, 0, 0, 0, 0), 2, "2 tested predictions, none decisive; no independent source takes a side."),
+        ((2, 0, 0, 0, 1), 0, "Our reproductions point for it (h0, h1 hold), but 1 independent work "
+                             "refutes it: the two lines disagree."),
+        ((1, 1, 2, 1, 0), 1, "2 independent works support it; our reproductions are divided (h0 hold; "
+                             "f0 fail); q0 qualifies it."),
+        ((0, 2, 0, 0, 0), 0, "No independent work supports or refutes it; our reproductions point "
+                             "against it (f0, f1 fail)."),
+        ((0, 0, 0, 0, 0), 2, "No independent work supports or refutes it; no prediction of ours is decisive."),
     ],
 )
 def test_reason_sentence(counts: tuple[int, ...], inconclusive: int, text: str) -> None:
-    tally = make_tally(*counts)
-    tally = Tally(tally.holds, tally.fails, tuple(f"i{k}" for k in range(inconclusive)),
-                  tally.supports, tally.qualifies, tally.refutes)
-    assert reason(tally) == text
+    assert reason(make_tally(*counts, inconclusive=inconclusive)) == text
 
 
 # ---- certainty -----------------------------------------------------------------------------
 
 
 def ev(result: str = "holds", n: int = 5, scale: str = "full", estimate: float = 2.0,
-       interval: tuple[float, float] = (1.9, 2.1), data_scale: str = "small",
-       devices: Sequence[str] = ("cpu", "cuda"), dose: float | None = None, pid: str = "p") -> Evidence:
+       interval: tuple[float, float] = (1.9, 2.1), devices: Sequence[str] = ("cpu", "cuda"),
+       dose: float | None = None, pid: str = "p", in_scope: bool = True, reexecutable: bool = True,
+       robustness: str | None = None, fragile_on: Sequence[str] = ()) -> Evidence:
     v = VerdictRecord(prediction=pid, verdict=VerdictValue(result), scale=scale, estimate=estimate,
-                      interval=interval, n=n)
-    return Evidence(v, data_scale, frozenset(devices), dose)
+                      interval=interval, n=n, robustness=robustness, fragile_on=list(fragile_on))
+    return Evidence(v, "small" if in_scope else "toy", frozenset(devices), dose, in_scope,
+                    "small data" if in_scope else "toy data · smoke scale", reexecutable)
 
 
-def context(*evidence: Evidence, lit: tuple[int, int, int] = (0, 0, 0), scope: Sequence[str] = ("small",)) -> Context:
+def context(*evidence: Evidence, lit: tuple[int, int, int] = (0, 0, 0)) -> Context:
     holds = sum(e.verdict.verdict is VerdictValue.holds for e in evidence)
     fails = len(evidence) - holds
-    tally = make_tally(holds, fails, *lit)
+    tally = make_tally(holds, fails, *lit, in_scope=all(e.in_scope for e in evidence))
     rule = status_rule(tally)
-    return Context(claim("c", data_scale=scope), rule.basis, tally, tuple(evidence))
+    return Context(claim("c", data_scale=["small"]), rule.basis, tally, tuple(evidence))
+
+
+TOY = {"scale": "smoke", "in_scope": False, "devices": ["cpu"]}
 
 
 @pytest.mark.parametrize(
     ("ctx", "grade", "steps"),
     [
         (context(ev()), Certainty.high, []),
-        (context(ev(scale="smoke", data_scale="toy"), scope=()), Certainty.moderate, ["indirectness"]),
-        (context(ev(data_scale="toy")), Certainty.moderate, ["indirectness"]),
-        (context(ev(data_scale="toy"), ev(pid="q")), Certainty.high, []),  # some evidence is direct
+        (context(ev(scale="smoke")), Certainty.moderate, ["smoke scale"]),
+        (context(ev(in_scope=False)), Certainty.moderate, ["outside the scope"]),
         (context(ev(n=3)), Certainty.moderate, ["imprecision"]),
         (context(ev(estimate=0.1, interval=(0.01, 0.3))), Certainty.moderate, ["imprecision"]),
         (context(ev(devices=["cuda"])), Certainty.moderate, ["single device"]),
         (context(ev(), ev("fails", pid="q")), Certainty.moderate, ["inconsistency"]),
-        (context(ev(), lit=(1, 0, 2)), Certainty.moderate, ["inconsistency"]),  # most works refute
-        (context(ev(), lit=(1, 0, 1)), Certainty.high, []),  # no literature majority
+        (context(ev(), lit=(0, 0, 1)), Certainty.moderate, ["inconsistency"]),  # in scope: starts high
+        (context(ev(**TOY), lit=(0, 0, 1)), Certainty.very_low, ["inconsistency"]),  # toy: starts low
+        (context(ev(), lit=(1, 0, 0)), Certainty.high, []),
+        (context(ev(robustness="robust")), Certainty.high, ["robust"]),  # never above high
+        (context(ev(robustness="robust", devices=["cpu"])), Certainty.high, ["single device", "robust"]),
+        (context(ev(robustness="fragile", fragile_on=["noise"])), Certainty.moderate, ["fragile"]),
+        (context(ev(reexecutable=False)), Certainty.moderate, ["not re-executed"]),
         (context(ev(devices=["cpu"], dose=0.9)), Certainty.high, ["single device", "dose-response"]),
-        (context(ev(dose=0.9)), Certainty.high, ["dose-response"]),  # never above high
         (context(ev(dose=0.5)), Certainty.high, []),
         (context(ev("fails", dose=0.95)), Certainty.high, []),  # only a holding prediction
-        (context(ev(scale="smoke", data_scale="toy", n=3, devices=["cpu"]),
-                 ev("fails", pid="q", scale="smoke", data_scale="toy", devices=["cpu"])),
-         Certainty.very_low, ["indirectness", "imprecision", "inconsistency", "single device"]),  # floor
+        (context(ev(n=3, **TOY), ev("fails", pid="q", **TOY)), Certainty.very_low,
+         ["smoke scale", "outside the scope", "imprecision", "inconsistency", "single device"]),
         (context(lit=(1, 0, 0)), Certainty.low, []),  # literature alone starts low
-        (context(lit=(0, 1, 0)), Certainty.very_low, ["indirectness"]),  # it only qualifies
+        (context(lit=(1, 1, 0)), Certainty.very_low, ["qualified"]),
         (context(lit=(1, 0, 1)), Certainty.very_low, ["inconsistency"]),
         (context(), Certainty.low, []),
     ],
@@ -386,20 +438,138 @@ def test_certainty_steps(ctx: Context, grade: Certainty, steps: list[str]) -> No
 
 def test_certainty_end_to_end(root: Path) -> None:
     c = claim("c", pred("p"), pred("q", "> 1.5"), data_scale=["small"],
-              stances=[("a", "proposes"), ("b", "refutes")])
+              stances=[("a", "proposes"), ("b", "supports")])
     records = [run("r1", CLEAR, scale="full", device="cuda:0"), run("r2", [2.0, 2.02, 1.98], scale="full")]
     status = derive(make_kb(root, c), records, EXPERIMENTS).statuses["c"]
-    assert (status.value, status.basis, status.certainty) == (StatusValue.supported, "experiments", Certainty.moderate)
-    assert status.reason == "2 of 2 tested predictions hold (p, q); 1 source refutes."
-    assert [s.reason for s in status.certainty_steps] == [
-        "inconsistency: the experiments disagree with most independent works"]
+    assert (status.value, status.basis, status.certainty) == (StatusValue.supported, "both", Certainty.moderate)
+    assert status.reproduction is not None and status.reproduction.in_scope is True
+    assert [s.reason.split(":")[0] for s in status.certainty_steps] == ["not re-executed"]
+
+
+# ---- measurements the statistics respect ---------------------------------------------------
+
+
+def experiments(**changes: Any) -> dict[str, ExperimentInfo]:
+    base = EXPERIMENTS["exp"]
+    return {"exp": ExperimentInfo(**{**base.__dict__, **changes})}
+
+
+def test_censored_values_count_only_in_the_direction_of_their_bound(root: Path) -> None:
+    values = [11.0, 12.0, 11.5, 10.8, 11.9]
+    record = run("r1", values).model_copy()
+    for seed in record.results:
+        seed.bounds = {"m": "lower"}  # the target was never reached: at least this many
+    above, below, far = (claim(f"c{i}", pred("p", e)) for i, e in enumerate(("> 1.5", "< 1.25", "> 20")))
+    d = derive(make_kb(root, above, below, far), [record], EXPERIMENTS)
+    v = verdict(d, "c0")
+    assert v.verdict is VerdictValue.holds and v.censored == 5
+    assert v.interval is not None and v.interval[1] is None  # open upward: shown as a bound
+    assert "≥" in verdict_reason(above.predictions[0], v)
+    assert verdict(d, "c1").verdict is VerdictValue.fails  # a valid lower bound above 1.25
+    far_v = verdict(d, "c2")
+    assert far_v.verdict is VerdictValue.inconclusive  # a lower bound can never make "> x" fail
+    assert far_v.seeds_needed is None and "only bound the value" in (far_v.reason or "")
+
+
+def test_a_log_scale_metric_gets_a_log_scale_interval(root: Path) -> None:
+    ratios = [32.0, 64.0, 32.0, 64.0, 32.0]
+    c = claim("c", pred("p", "> 4"))
+    linear = verdict(derive(make_kb(root, c), [run("r1", ratios)], EXPERIMENTS))
+    logged = verdict(derive(make_kb(root, c), [run("r1", ratios)],
+                            experiments(metric_specs={"m": MetricSpec("m", "a ratio", scale="log")})))
+    assert logged.verdict is VerdictValue.holds
+    assert logged.estimate == pytest.approx(2 ** (5.4), rel=1e-3)  # geometric mean
+    assert logged.interval is not None and logged.interval[0] is not None and logged.interval[0] > 4
+    assert linear.interval is not None and linear.interval[0] is not None
+    assert linear.interval[0] < logged.interval[0]
+
+
+def test_variants_are_never_pooled_into_the_registered_verdict(root: Path) -> None:
+    info = experiments(scales={"smoke": {"noise": 0.5}, "full": {}},
+                       multiverse={"smoke": {"noise": [0.1, 0.5]}})
+    c = claim("c", pred("p"))
+    registered = run("r1", CLEAR).model_copy(update={"config": {"noise": 0.5}})
+    tuned = run("r2", [9.0, 9.0, 9.0], keys=["t0", "t1", "t2"]).model_copy(
+        update={"config": {"noise": 0.1}})
+    d = derive(make_kb(root, c), [registered, tuned], info)
+    v = verdict(d)
+    assert (v.n, v.runs, v.estimate) == (5, ["r1"], 2.0)
+    [variant] = d.variants[("c", "p")]
+    assert variant.changed == {"noise": 0.1} and variant.multiverse and variant.runs == ["r2"]
+    assert v.robustness == "robust"
+    only_variant = derive(make_kb(root, c), [tuned], info)
+    assert verdict(only_variant).verdict is VerdictValue.untested
+
+
+def test_a_verdict_that_flips_within_the_multiverse_is_fragile(root: Path) -> None:
+    info = experiments(scales={"smoke": {"noise": 0.5}, "full": {}},
+                       multiverse={"smoke": {"noise": [0.1, 0.5]}})
+    c = claim("c", pred("p"))
+    registered = run("r1", CLEAR).model_copy(update={"config": {"noise": 0.5}})
+    weak = run("r2", [0.5, 0.6, 0.4, 0.5, 0.45], keys=[f"w{i}" for i in range(5)]).model_copy(
+        update={"config": {"noise": 0.1}})
+    v = verdict(derive(make_kb(root, c), [registered, weak], info))
+    assert (v.verdict, v.robustness, v.fragile_on) == (VerdictValue.holds, "fragile", ["noise"])
+
+
+def test_a_failed_validity_check_makes_the_verdict_invalid(root: Path) -> None:
+    check = ValidityCheck("learned", "acc", "> 0.5", "the model must learn before it is lesioned")
+    info = experiments(validity={"learned": check},
+                       metrics={"m": "a metric", "acc": "accuracy"})
+    c = claim("c", pred("p"))
+    failed = derive(make_kb(root, c), [run("r1", CLEAR, extra={"acc": 0.2})], info)
+    v = verdict(failed)
+    assert v.verdict is VerdictValue.invalid and "must learn" in (v.reason or "")
+    assert failed.statuses["c"].value is StatusValue.untested  # counts on neither side
+    passed = derive(make_kb(root, c), [run("r1", CLEAR, extra={"acc": 0.9})], info)
+    assert verdict(passed).verdict is VerdictValue.holds
+
+
+def test_an_inconclusive_verdict_says_how_many_seeds_would_decide_it(root: Path) -> None:
+    c = claim("c", pred("p", "> 1"))
+    v = verdict(derive(make_kb(root, c), [run("r1", [1.5, 0.9, 1.8])], EXPERIMENTS))
+    assert v.verdict is VerdictValue.inconclusive
+    assert v.seeds_needed is not None and v.seeds_needed > 3
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ours=st.lists(st.floats(0.5, 3.0), min_size=3, max_size=6),
+    theirs=st.lists(st.lists(st.floats(-3.0, 3.0), min_size=3, max_size=6), min_size=1, max_size=4),
+)
+def test_another_family_can_never_move_a_verdict(ours: list[float], theirs: list[list[float]]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "repro").mkdir()
+        (root / "repro" / "exp.py").write_text(SCRIPT)
+        mine = [claim("ph", pred("p", "> 1")), claim("ex", pred("p", "> 0.5", metric="m1"), explains="ph")]
+        alone = derive(make_kb(root, *mine), [run("r1", ours, extra={"m1": ours[0]})], EXPERIMENTS)
+        others = [claim(f"o{i}", pred("p", "> 0", metric=f"o{i}")) for i in range(len(theirs))]
+        records = [run("r1", ours, extra={"m1": ours[0]})] + [
+            run(f"x{i}", vals, metric=f"o{i}", keys=[f"x{i}-{j}" for j in range(len(vals))])
+            for i, vals in enumerate(theirs)
+        ]
+        together = derive(make_kb(root, *mine, *others), records, EXPERIMENTS)
+        for key in (("ph", "p"), ("ex", "p")):
+            assert together.verdicts[key] == alone.verdicts[key]
+        assert together.statuses["ph"] == alone.statuses["ph"]
+
+
+def test_claim_review_rates_only_what_is_at_least_low_certainty(root: Path) -> None:
+    from kb.data.jsonld import claim_review
+
     c = claim("c", pred("p"), data_scale=["small"])
-    only_cpu = derive(make_kb(root, c), [run("r2", CLEAR * 2, scale="smoke")], EXPERIMENTS).statuses["c"]
-    assert [s.reason for s in only_cpu.certainty_steps] == [
-        "indirectness: only smoke-scale runs; runs at toy data scale for a claim about small",
-        "single device: every counted run ran on cpu",
-    ]
-    assert only_cpu.certainty is Certainty.low
+    status = derive(make_kb(root, c), [run("r1", CLEAR)], EXPERIMENTS).statuses["c"]
+    assert status.certainty is Certainty.very_low
+    rating = claim_review(c.model_copy(update={"status": status}), {}, "kb")["reviewRating"]
+    assert "ratingValue" not in rating
+    assert "Certainty: very low; evidence: toy reproduction." in rating["ratingExplanation"]
+    literature = claim("l", stances=[("a", "proposes"), ("b", "supports")])
+    status = derive(make_kb(root, literature), [], EXPERIMENTS).statuses["l"]
+    rating = claim_review(literature.model_copy(update={"status": status}), {}, "kb")["reviewRating"]
+    assert rating["ratingValue"] == 3 and "evidence: literature only" in rating["ratingExplanation"]
 
 
 # ---- the stored status and the methodology -------------------------------------------------
@@ -432,7 +602,8 @@ def test_written_status_passes_the_check_and_a_hand_edit_fails_it(base_kb: Path)
     experiments = {"demo_experiment": read_experiment(script, "repro/demo_experiment.py")}
     c = kb.claims["grows"].claim
     records = [run("r1", [1.23456, 1.3, 1.41, 1.2, 1.33], refs=[ref(c)], experiment="demo_experiment",
-                   metric="ratio", script_sha=sha256_bytes(script.read_bytes()))]
+                   metric="ratio", script_sha=sha256_bytes(script.read_bytes()),
+                   config=experiments["demo_experiment"].scales["smoke"])]
     d = derive(kb, records, experiments)
     assert d.statuses["grows"].verdicts[0].verdict is VerdictValue.holds
     for cid, _, status in stale_statuses(kb, d):
@@ -460,6 +631,7 @@ def test_verdict_reasons(root: Path) -> None:
     p, q, o = c.predictions
     assert verdict_reason(p, verdict(d, pid="p")).startswith("Holds: the 97.50% interval [")
     assert verdict_reason(q, verdict(d, pid="q")).startswith("Fails: the 95.00% interval [")
+    assert "within its family" in verdict_reason(p, verdict(d, pid="p"))
     assert verdict_reason(o, verdict(d, pid="o")) == "Open: no experiment tests it yet."
 
 

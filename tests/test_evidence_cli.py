@@ -35,13 +35,14 @@ def test_run_writes_verdicts_and_status(repo: Path) -> None:
     result = run_kb("run", "because-big", "--seeds", "4", "--device", "cpu", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert "ratio-is-big" in result.stdout and "holds" in result.stdout and "confirmatory" in result.stdout
-    assert "status of because-big: refuted · low → supported" in result.stdout
+    # A toy-scale run that agrees with the claim against a refuting work: contested, not supported.
+    assert "status of because-big: refuted · low → contested · very low" in result.stdout
     text = (repo / "claims/demo/because-big.yaml").read_text()
     assert text.startswith(EXPLANATION)  # everything outside the status block is untouched
     assert "verdict: holds" in text
     assert run_kb("check", cwd=repo).returncode == 0
     status = json.loads(run_kb("status", "--format", "json", cwd=repo).stdout)
-    assert status["because-big"]["derived"]["value"] == "supported"
+    assert status["because-big"]["derived"]["value"] == "contested"
     assert status["because-big"]["committed"] == "refuted"
 
 

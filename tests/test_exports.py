@@ -178,7 +178,8 @@ def test_jsonld_is_valid_linked_data(kb_root: Path, tmp_path: Path) -> None:
     (review,) = subjects("itemReviewed", claim)
     (rating,) = objects(review, "reviewRating")
     assert objects(rating, "alternateName") == {stored["value"]}
-    assert objects(rating, "ratingExplanation") == {stored["reason"]}
+    (explanation,) = objects(rating, "ratingExplanation")
+    assert explanation.startswith(stored["reason"]) and f"Certainty: {stored['certainty']}" in explanation
 
     (prediction,) = objects(claim, "hasPart")
     assert objects(prediction, "identifier") == {"ratio-is-big"}

@@ -179,7 +179,9 @@ def test_new_experiment_follows_the_contract(base_kb: Path) -> None:
     result = new_experiment(base_kb, "my_probe")
     info = read_experiment(result.path, result.file)
     assert info.problems == []
-    assert set(info.scales) == {"smoke", "full"} and set(info.metrics) == {"test_accuracy"}
+    assert set(info.scales) == {"smoke", "full"}
+    assert set(info.metrics) == {"test_accuracy", "scaffold_unedited"}
+    assert set(info.validity) == {"template_replaced"}  # an unedited template gives no verdict
     source = result.path.read_text(encoding="utf-8")
     assert "from kb.lab." in source and "Reproduces:" in source and "Tests:" in source
     assert errors(base_kb) == []
@@ -191,7 +193,11 @@ def test_linking_declares_the_metric_and_names_the_experiment(base_kb: Path) -> 
     before = claim_file.read_text(encoding="utf-8")
     result = new_experiment(base_kb, "noise_probe", "noise-helps", "ratio-above-one")
     assert result.linked == "claims/demo/noise-helps.yaml"
-    assert set(read_experiment(result.path, result.file).metrics) == {"test_accuracy", "ratio"}
+    assert set(read_experiment(result.path, result.file).metrics) == {
+        "test_accuracy",
+        "ratio",
+        "scaffold_unedited",
+    }
     after = claim_file.read_text(encoding="utf-8")
     assert after == before.replace("    open: true\n", "    experiment: noise_probe\n")
     assert "noise-helps / ratio-above-one   (ratio > 1)" in result.path.read_text(encoding="utf-8")

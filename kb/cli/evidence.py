@@ -45,6 +45,20 @@ def run(
         float, typer.Option(help="Seconds before a seed is stopped and recorded as failed.")
     ] = 1800.0,
     memory: Annotated[int, typer.Option(help="Memory cap per seed, in MiB.")] = 8192,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Intra-op threads per seed (recorded; metrics can depend on it). Use --jobs for parallelism.",
+        ),
+    ] = 1,
+    multiverse: Annotated[
+        bool,
+        typer.Option(
+            "--multiverse",
+            help="Also run each declared MULTIVERSE value, one design constant at a time (variants: never pooled).",
+        ),
+    ] = False,
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a config value (repeatable)."),
@@ -121,6 +135,7 @@ def run(
         scale=scale.value,
         seeds=seeds,
         overrides=overrides or [],
+        multiverse=multiverse,
     )
     if dry_run:
         render.plans(plans)
@@ -130,6 +145,7 @@ def run(
         jobs=jobs,
         timeout_s=timeout,
         memory_mb=memory,
+        threads=threads,
         command=plan.command_line(sys.argv[1:]),
         executor=executor.value,
         wait=wait,
@@ -156,8 +172,7 @@ def run(
         return
     from kb.evidence import statuses
 
-    last_run = report.records[-1].id if report.records else None
-    assessment, changes = statuses.refresh(kb.root, run_id=last_run)
+    assessment, changes = statuses.refresh(kb.root, runs=report.records)
     served = {(r.claim, r.prediction) for p in plans for r in p.predictions}
     render.verdicts(assessment, served)
     render.status_changes(changes)

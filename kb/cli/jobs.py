@@ -48,5 +48,5 @@ def jobs(
     if records:
         from kb.evidence import statuses
 
-        _, changes = statuses.refresh(folder, run_id=records[-1].id)
+        _, changes = statuses.refresh(folder, runs=records)
         render.status_changes(changes)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from kb.checking.knowledge import KnowledgeBase
 from kb.formats.bib import Reference
-from kb.formats.schema import Claim, Prediction, Stance, VerdictRecord
+from kb.formats.schema import Certainty, Claim, Prediction, Stance, VerdictRecord
 
 CONTEXT = "https://schema.org"
 # schema.org Rating of a claim: worst 1 .. best 3. Untested claims carry no value.
@@ -158,17 +158,24 @@ def _status_rating(claim: Claim) -> Node:
     status = claim.status
     value = status.value.value if status else NOT_DERIVED
     rating: Node = {"@type": "Rating", "alternateName": value}
-    if value in RATING:
+    # A rating on evidence graded below low certainty would read as a verdict it is not.
+    rated = status is not None and status.certainty is not Certainty.very_low
+    if value in RATING and rated:
         rating.update(ratingValue=RATING[value], worstRating=1, bestRating=3)
     if status:
-        rating["ratingExplanation"] = status.reason
+        rating["ratingExplanation"] = (
+            f"{status.reason} Certainty: {status.certainty.value}; evidence: {status.tier}."
+        )
     return rating
 
 
 def _estimate(v: VerdictRecord) -> str:
     text = f"estimate {v.estimate:.4g}"
     if v.interval is not None and v.level is not None:
-        text += f", {v.level:.2%} interval [{v.interval[0]:.4g}, {v.interval[1]:.4g}]"
+        lo, hi = v.interval
+        ends = f"[{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else (
+            f"≥ {lo:.4g}" if lo is not None else f"≤ {hi:.4g}" if hi is not None else "open")
+        text += f", {v.level:.2%} interval {ends}"
     return text + f", n = {v.n}"
 
 

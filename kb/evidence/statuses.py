@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -124,12 +124,14 @@ def _locked(root: Path) -> Iterator[None]:
 
 
 def refresh(
-    root: Path, run_id: str | None = None, today: dt.date | None = None
+    root: Path, runs: Sequence[RunRecord] = (), today: dt.date | None = None
 ) -> tuple[Assessment, list[Change]]:
     """Re-derive every status and write the out-of-date ones, recording each change.
 
-    Done under a lock, re-reading the files inside it: two `kb run`s finishing together
-    each see the other's records, and neither overwrites the other's history entry.
+    `runs` are the run records just made: each change is credited to the one among them
+    that the claim's own verdicts now count, or else given its cause in words (see
+    `cause_of`). Done under a lock, re-reading the files inside it: two `kb run`s finishing
+    together each see the other's records, and neither overwrites the other's history entry.
     """
     today = today or dt.date.today()
     with _locked(root):
@@ -140,10 +142,40 @@ def refresh(
         for cid in assessment.stale:
             loaded = kb.claims[cid]
             before = loaded.claim.status
-            after = append_history(before, assessment.derivation.statuses[cid], run_id, today)
+            derived = assessment.derivation.statuses[cid]
+            run_id, cause = cause_of(kb, cid, derived, assessment.derivation, runs)
+            after = append_history(before, derived, run_id, today, cause)
             if write_status(loaded.path, after):
                 changes.append(Change(cid, before, after))
     return assessment, changes
+
+
+def cause_of(
+    kb: KnowledgeBase, claim_id: str, derived: Status, derivation: Derivation,
+    runs: Sequence[RunRecord],
+) -> tuple[str | None, str | None]:
+    """(run id, None) when a new run counts in this claim's verdicts, else (None, the cause)."""
+    counted = {run for v in derived.verdicts for run in v.runs}
+    mine = [r.id for r in runs if r.id in counted]
+    if mine:
+        return mine[-1], None
+    family = derivation.families.get(claim_id)
+    experiments = {
+        p.experiment
+        for cid, fam in derivation.families.items()
+        if fam == family and cid in kb.claims
+        for p in kb.claims[cid].claim.predictions
+        if p.experiment
+    }
+    related = [r.id for r in runs if r.experiment in experiments]
+    if related:
+        return None, (
+            f"the multiple-testing correction within its family, after run {related[-1]} "
+            "of another claim's experiment"
+        )
+    if runs:
+        return None, "no run of this claim's family: its sources, predictions or rules changed"
+    return None, "its sources, predictions or the rules changed (no new run)"
 
 
 def committed_statuses(kb: KnowledgeBase) -> dict[str, Status | None]:

@@ -74,12 +74,36 @@ from kb.formats.schema import DataScale
 REQUIRED_SCALES = ("smoke", "full")
 CHECKPOINT_ENV = "KB_CHECKPOINT_DIR"  # set by kb's runner for each seed
 _LITERALS = ("SCALES", "REGIME", "METRICS")
+_OPTIONAL_LITERALS = ("VALIDITY", "MULTIVERSE")
+METRIC_SCALES = ("linear", "log")
+BOUNDS = ("lower", "upper")
 
 RunFn = Callable[[dict[str, Any], int, str], Mapping[str, Any]]
 
 
 class ExperimentError(KbError):
     """An experiment script that breaks the contract, or a result that does."""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric as declared in METRICS: a description, or a dict with a label, unit and scale."""
+
+    name: str
+    description: str
+    label: str | None = None  # short human label for tables; None: the site derives one
+    unit: str = ""
+    scale: str = "linear"  # "log": intervals on the log scale (ratios, positive multiplicative)
+
+
+@dataclass(frozen=True)
+class ValidityCheck:
+    """A check the run must pass for its verdicts to count: the mean of `metric` meets `expect`."""
+
+    name: str
+    metric: str
+    expect: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,10 @@ class ExperimentInfo:
     regime: dict[str, dict[str, Any]]
     metrics: dict[str, str]
     problems: list[Problem] = field(default_factory=list)
+    metric_specs: dict[str, MetricSpec] = field(default_factory=dict)
+    validity: dict[str, ValidityCheck] = field(default_factory=dict)
+    # scale -> config key -> the values a reasonable researcher might pick (registered one included)
+    multiverse: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -119,7 +147,7 @@ def read_experiment(path: Path, shown_as: str) -> ExperimentInfo:
             and isinstance(node.targets[0], ast.Name)
         ):
             target = node.targets[0].id
-            if target in _LITERALS:
+            if target in _LITERALS or target in _OPTIONAL_LITERALS:
                 try:
                     found[target] = ast.literal_eval(node.value)
                 except ValueError:
@@ -192,18 +220,125 @@ def read_experiment(path: Path, shown_as: str) -> ExperimentInfo:
                 )
     if "METRICS" in found:
         line, col = where("METRICS")
-        if (
-            not isinstance(metrics, dict)
-            or not metrics
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in metrics.items())
-        ):
-            problems.append(
-                Problem(shown_as, line, col, "METRICS", "must map metric names to descriptions")
-            )
-            metrics = {}
+        specs, metric_problems = _metric_specs(metrics)
+        problems += [Problem(shown_as, line, col, f, m) for f, m in metric_problems]
+        metrics = {name: spec.description for name, spec in specs.items()}
+    else:
+        specs = {}
+    validity: dict[str, ValidityCheck] = {}
+    if "VALIDITY" in found:
+        line, col = where("VALIDITY")
+        validity, found_problems = _validity(found["VALIDITY"], specs)
+        problems += [Problem(shown_as, line, col, f, m) for f, m in found_problems]
+    multiverse: dict[str, dict[str, list[Any]]] = {}
+    if "MULTIVERSE" in found:
+        line, col = where("MULTIVERSE")
+        multiverse, found_problems = _multiverse(found["MULTIVERSE"], scales)
+        problems += [Problem(shown_as, line, col, f, m) for f, m in found_problems]
     return ExperimentInfo(
-        name, path, ast.get_docstring(tree) or "", scales, regime, metrics, problems
+        name,
+        path,
+        ast.get_docstring(tree) or "",
+        scales,
+        regime,
+        metrics,
+        problems,
+        specs,
+        validity,
+        multiverse,
     )
+
+
+def _metric_specs(metrics: Any) -> tuple[dict[str, MetricSpec], list[tuple[str, str]]]:
+    shape = (
+        "must map metric names to a description, or to {'description': ..., 'label': ..., "
+        "'unit': ..., 'scale': 'linear' | 'log'}"
+    )
+    if not isinstance(metrics, dict) or not metrics:
+        return {}, [("METRICS", shape)]
+    specs: dict[str, MetricSpec] = {}
+    problems: list[tuple[str, str]] = []
+    allowed = {"description", "label", "unit", "scale"}
+    for name, value in metrics.items():
+        where = f"METRICS.{name}"
+        if not isinstance(name, str):
+            problems.append(("METRICS", shape))
+        elif isinstance(value, str):
+            specs[name] = MetricSpec(name, value)
+        elif isinstance(value, dict) and isinstance(value.get("description"), str):
+            unknown = sorted(set(value) - allowed)
+            scale = value.get("scale", "linear")
+            if unknown:
+                problems.append((where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"))
+            elif scale not in METRIC_SCALES:
+                problems.append((f"{where}.scale", f"{scale!r} is not one of {', '.join(METRIC_SCALES)}"))
+            elif not all(isinstance(value.get(k, ""), str) for k in ("label", "unit")):
+                problems.append((where, "label and unit must be strings"))
+            else:
+                specs[name] = MetricSpec(
+                    name, value["description"], value.get("label"), value.get("unit", ""), scale
+                )
+        else:
+            problems.append((where, shape))
+    return specs, problems
+
+
+def _validity(
+    checks: Any, specs: dict[str, MetricSpec]
+) -> tuple[dict[str, ValidityCheck], list[tuple[str, str]]]:
+    from kb.formats.expectation import Expectation
+
+    shape = "must map check names to {'metric': ..., 'expect': ..., 'why': ...}"
+    if not isinstance(checks, dict):
+        return {}, [("VALIDITY", shape)]
+    out: dict[str, ValidityCheck] = {}
+    problems: list[tuple[str, str]] = []
+    for name, check in checks.items():
+        where = f"VALIDITY.{name}"
+        if not (
+            isinstance(name, str)
+            and isinstance(check, dict)
+            and set(check) == {"metric", "expect", "why"}
+            and all(isinstance(v, str) for v in check.values())
+        ):
+            problems.append((where, shape))
+            continue
+        if specs and check["metric"] not in specs:
+            problems.append((f"{where}.metric", f"'{check['metric']}' is not declared in METRICS"))
+            continue
+        try:
+            Expectation.parse(check["expect"])
+        except ValueError as exc:
+            problems.append((f"{where}.expect", str(exc)))
+            continue
+        out[name] = ValidityCheck(name, check["metric"], check["expect"], check["why"])
+    return out, problems
+
+
+def _multiverse(
+    declared: Any, scales: dict[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, list[Any]]], list[tuple[str, str]]]:
+    shape = "must map scale names to {config key: [values, ...]}"
+    if not isinstance(declared, dict):
+        return {}, [("MULTIVERSE", shape)]
+    out: dict[str, dict[str, list[Any]]] = {}
+    problems: list[tuple[str, str]] = []
+    for scale, constants in declared.items():
+        if scale not in scales or not isinstance(constants, dict):
+            problems.append((f"MULTIVERSE.{scale}", f"{shape}; '{scale}' is not a scale in SCALES"))
+            continue
+        config = scales[scale]
+        for key, values in constants.items():
+            where = f"MULTIVERSE.{scale}.{key}"
+            if key not in config:
+                problems.append((where, f"'{key}' is not a config key of the '{scale}' scale"))
+            elif not isinstance(values, list) or len(values) < 2:
+                problems.append((where, "needs a list of at least two values"))
+            elif config[key] not in values:
+                problems.append((where, f"must include the registered value {config[key]!r}"))
+            else:
+                out.setdefault(scale, {})[key] = values
+    return out, problems
 
 
 def check_result(
@@ -246,6 +381,23 @@ def check_result(
             "y": [float(v) for v in curve["y"]],
         }
     return values, curves
+
+
+def check_bounds(result: Any, metrics: Mapping[str, Any]) -> dict[str, str]:
+    """The optional 'bounds' of a result: metrics whose value is only a lower or upper bound."""
+    raw = result.get("bounds") if isinstance(result, Mapping) else None
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ExperimentError("'bounds' must map metric names to 'lower' or 'upper'")
+    out: dict[str, str] = {}
+    for name, bound in raw.items():
+        if name not in metrics:
+            raise ExperimentError(f"bound for '{name}', which is not declared in METRICS")
+        if bound not in BOUNDS:
+            raise ExperimentError(f"bound of '{name}' must be 'lower' or 'upper', got {bound!r}")
+        out[str(name)] = str(bound)
+    return out
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

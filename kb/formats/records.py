@@ -18,7 +18,7 @@ import secrets
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -53,6 +53,13 @@ class SeedResult(Record):
     outcome: Outcome
     metrics: dict[str, float] = Field(default_factory=dict)
     curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
+    bounds: dict[str, Literal["lower", "upper"]] = Field(
+        default_factory=dict,
+        description=(
+            "Metrics whose value is only a bound: 'lower' = the true value is at least this "
+            "(e.g. the target was not reached within the step budget), 'upper' = at most."
+        ),
+    )
     wall_s: float = 0.0
     device: str | None = Field(None, description="Device the seed ran on, e.g. cpu or cuda:0.")
     gpu: str | None = Field(None, description="GPU model, when it ran on one.")
@@ -119,6 +126,13 @@ class RunRecord(Record):
     finished: dt.datetime
     wall_s: float = Field(description="Wall time of the kb run invocation that made it (runs made together share it).")
     command: str
+    threads: int | None = Field(
+        None,
+        description=(
+            "Intra-op threads per seed (torch and OpenMP). Metrics can depend on it, so "
+            "`kb verify` re-executes with the recorded count. None: recorded before kb kept it."
+        ),
+    )
     executor: ExecutorInfo | None = Field(
         None, description="Where the seeds ran, when not in local processes (optional, added later)."
     )

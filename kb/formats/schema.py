@@ -44,6 +44,18 @@ class Kind(StrEnum):
 
 
 class Stance(StrEnum):
+    """What a cited work does with a claim; only independent works count as evidence.
+
+    - proposes: puts the claim forward. Never independent evidence, even where it reports support.
+    - supports: independent evidence that the claim holds where it says it does (in its scope).
+    - refutes: independent evidence that the claim does not hold where it says it does.
+    - qualifies: it holds only in part of its scope, or with caveats. Counts for neither side;
+      it narrows the claim and grades certainty down.
+    - discusses: takes no side (a review, a rival mechanism mentioned in passing, an older work).
+
+    A rival mechanism is not a stance on this claim: cite it on the rival's own claim.
+    """
+
     proposes = "proposes"
     supports = "supports"
     refutes = "refutes"
@@ -69,7 +81,22 @@ class VerdictValue(StrEnum):
     holds = "holds"
     fails = "fails"
     inconclusive = "inconclusive"
+    invalid = "invalid"  # the run's validity checks failed: the measurement means nothing
     untested = "untested"
+
+
+class Origin(StrEnum):
+    literature = "literature"
+    this_project = "this-project"
+
+
+class Direction(StrEnum):
+    """Which way one line of evidence points."""
+
+    for_ = "for"
+    against = "against"
+    mixed = "mixed"
+    none = "none"
 
 
 class DataScale(StrEnum):
@@ -123,7 +150,15 @@ class SourceRef(Strict):
     """A work from `claims/references.bib` and what it says about this claim."""
 
     citekey: str = Field(pattern=CITEKEY_PATTERN, description="Key of a references.bib entry.")
-    stance: Stance = Field(description="What the work does with the claim.")
+    stance: Stance = Field(
+        description=(
+            "What the work does with the claim. proposes: puts it forward (never counted as "
+            "independent evidence). supports / refutes: independent evidence that the claim "
+            "holds / does not hold where it says it does. qualifies: it holds only in part of "
+            "its scope or with caveats (counts for neither side; grades certainty down). "
+            "discusses: takes no side. A rival mechanism is not a stance: cite it on the rival."
+        )
+    )
     locator: ShortText = Field(
         description="Where in the work: section, figure, table or page, e.g. 'Sec. 2.1, Fig. 2'."
     )
@@ -188,13 +223,36 @@ class CertaintyStep(Strict):
 
 
 class VerdictRecord(Strict):
-    """Derived: the verdict of one prediction over its non-stale runs."""
+    """Derived: the verdict of one prediction over the runs of its registered configuration."""
 
     prediction: Slug
     verdict: VerdictValue
     scale: str | None = Field(None, description="Experiment scale whose runs were pooled.")
-    estimate: float | None = Field(None, description="Mean of the pooled seed values.")
-    interval: tuple[float, float] | None = Field(None, description="t-interval at `level`.")
+    estimate: float | None = Field(
+        None, description="Mean of the pooled seed values (geometric mean for a log-scale metric)."
+    )
+    interval: tuple[float | None, float | None] | None = Field(
+        None,
+        description=(
+            "Interval at `level` (t-interval, on the log scale for a log-scale metric); an end "
+            "is null where censored seeds leave it unbounded."
+        ),
+    )
+    censored: int = Field(
+        0, ge=0, description="Seeds whose value is only a bound (the event did not happen in budget)."
+    )
+    reason: str | None = Field(
+        None, description="Why the verdict is inconclusive or invalid, in one sentence."
+    )
+    seeds_needed: int | None = Field(
+        None, description="Seeds that would likely decide an inconclusive verdict, at the same spread."
+    )
+    robustness: Literal["robust", "fragile"] | None = Field(
+        None, description="Across the experiment's declared multiverse: same verdict everywhere, or not."
+    )
+    fragile_on: list[str] = Field(
+        default_factory=list, description="Design constants whose other values change the verdict."
+    )
     level: float | None = Field(None, description="Confidence level after the Holm correction.")
     p_adjusted: float | None = Field(None, description="Holm-adjusted p-value of the decision.")
     n: int = Field(0, ge=0, description="Seed values pooled.")
@@ -210,6 +268,23 @@ class StatusChange(Strict):
     status: StatusValue
     certainty: Certainty
     run: str | None = Field(None, description="The run that caused the change, if any.")
+    cause: str | None = Field(
+        None,
+        description=(
+            "What changed it when no run of this claim did: e.g. the multiple-testing "
+            "correction within its family, or its sources."
+        ),
+    )
+
+
+class EvidenceLine(Strict):
+    """One line of evidence about a claim: the literature, or our reproductions."""
+
+    direction: Direction
+    in_scope: bool | None = Field(
+        None, description="Reproduction only: measured in the claim's scope (not toy scale)."
+    )
+    summary: ShortText
 
 
 class Status(Strict):
@@ -218,10 +293,25 @@ class Status(Strict):
     value: StatusValue
     certainty: Certainty
     reason: LongText
-    basis: Literal["experiments", "literature"]
+    basis: Literal["experiments", "literature", "both", "none"]
+    literature: EvidenceLine | None = None
+    reproduction: EvidenceLine | None = None
     certainty_steps: list[CertaintyStep] = Field(default_factory=list)
     verdicts: list[VerdictRecord] = Field(default_factory=list)
     history: list[StatusChange] = Field(default_factory=list)
+
+    @property
+    def tier(self) -> str:
+        """The kind of evidence the status rests on, for readers: the first thing to weigh."""
+        ours = self.reproduction is not None and self.reproduction.direction is not Direction.none
+        scoped = bool(self.reproduction and self.reproduction.in_scope)
+        if self.basis == "experiments" and ours:
+            return "in-scope reproduction" if scoped else "toy reproduction"
+        if self.basis == "both" and ours:
+            return "literature and in-scope reproduction" if scoped else "literature and toy reproduction"
+        if self.basis == "literature":
+            return "literature only"
+        return "no evidence yet"
 
 
 class Claim(Strict):
@@ -230,6 +320,13 @@ class Claim(Strict):
     schema_version: Literal[1] = Field(description="Version of this file format.")
     id: Slug = Field(description="Lowercase slug; equals the file name without .yaml.")
     kind: Kind
+    origin: Origin = Field(
+        Origin.literature,
+        description=(
+            "literature: a published work proposes it. this-project: this knowledge base "
+            "originates it (then no source may be tagged 'proposes')."
+        ),
+    )
     title: ShortText = Field(description="One line, as it would head a page.")
     statement: LongText = Field(description="The claim itself, precise enough to be wrong.")
     summary: LongText = Field(description="A few sentences for a reader who knows basic DL.")

@@ -63,7 +63,11 @@ def _interval(v: Any) -> str:
         return ""
     if v.interval is None:
         return f"{v.estimate:.4g}"
-    return f"{v.estimate:.4g} [{v.interval[0]:.4g}, {v.interval[1]:.4g}]"
+    lo, hi = v.interval
+    if lo is None or hi is None:  # censored seeds leave one end open
+        bound = f"≥ {lo:.4g}" if lo is not None else f"≤ {hi:.4g}" if hi is not None else "open"
+        return f"{v.estimate:.4g} ({bound})"
+    return f"{v.estimate:.4g} [{lo:.4g}, {hi:.4g}]"
 
 
 def _label(status: Status | None) -> str:

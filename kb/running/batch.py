@@ -8,7 +8,6 @@ records are written once per run, atomically, whichever executor computed the se
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +75,7 @@ def seed_spec(
         device=options.device,
         timeout_s=options.timeout_s,
         memory_mb=options.memory_mb,
-        threads=max(1, (os.cpu_count() or 1) // max(1, options.jobs)),
+        threads=max(1, options.threads),
         root=str(root),
         checkpoint_dir=str(checkpoints / key),
         slot=slot,
@@ -115,6 +114,7 @@ def write_records(
     interrupted: bool,
     wall_s: float,
     executor: dict[int, ExecutorInfo] | None = None,
+    threads: int | None = None,
 ) -> tuple[list[RunRecord], list[RunPlan]]:
     """One record per plan with new seeds; and the plans whose seeds were all recorded before."""
     finished_at = dt.datetime.now(dt.UTC)
@@ -158,6 +158,7 @@ def write_records(
             wall_s=wall_s,
             command=command,
             executor=(executor or {}).get(i),
+            threads=threads,
         )
         write_record(root, record)
         records.append(record)

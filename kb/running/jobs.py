@@ -61,6 +61,7 @@ class Submission(Record):
     command: str
     plans: list[SubmittedPlan]
     cancelled: bool = False
+    threads: int = Field(1, description="Intra-op threads per seed, recorded in the run records.")
     records: list[str] = Field(default_factory=list, description="Run records once collected.")
 
     @property
@@ -139,7 +140,8 @@ def submit(batch: Batch, root: Path, options: RunOptions) -> Submission:
     submission_id = new_run_id(batch.started)
     jobs_folder = folder(root, submission_id)
     settings = options.slurm
-    threads = settings.cpus_per_task or 1
+    # The thread count is part of the result (metrics depend on it), not of the allocation.
+    threads = options.threads
     tasks = []
     for i, seed in batch.todo:
         spec = seed_spec(batch.plans[i], seed, root, options, jobs_folder / "checkpoints")
@@ -174,6 +176,7 @@ def submit(batch: Batch, root: Path, options: RunOptions) -> Submission:
         created=batch.started,
         command=options.command,
         plans=plans,
+        threads=threads,
     )
     save(root, submission)
     return submission
@@ -296,6 +299,7 @@ def record(
         interrupted=False,
         wall_s=round(wall, 3),
         executor=info,
+        threads=submission.threads,
     )
     submission.records = [r.id for r in records]
     save(root, submission)

@@ -59,6 +59,10 @@ class RunOptions:
     jobs: int = 1
     timeout_s: float = 1800.0
     memory_mb: int = 8192
+    # One intra-op thread per seed: metrics can depend on the thread count (so `kb verify`
+    # must use the recorded one), and one thread per seed with --jobs = cores does not
+    # oversubscribe the machine (2 threads on a loaded 2-core box made a seed 8x slower).
+    threads: int = 1
     command: str = "kb run"
     executor: str = "local"  # or "submitit-local" / "slurm" (kb.running.executors)
     slurm: SlurmSettings = field(default_factory=SlurmSettings)
@@ -75,6 +79,7 @@ def plan_runs(
     scale: str = "smoke",
     seeds: int = 5,
     overrides: list[str] | None = None,
+    multiverse: bool = False,
 ) -> list[RunPlan]:
     """Which experiments the targets need: claim ids, experiment names or topics."""
     names: set[str] = set()
@@ -125,17 +130,24 @@ def plan_runs(
             for p in c.claim.predictions
             if p.experiment == name
         ]
-        plans.append(
-            RunPlan(
-                info,
-                scale,
-                config,
-                list(range(seeds)),
-                served,
-                sha256_bytes(info.path.read_bytes()),
-            )
-        )
+        script_sha = sha256_bytes(info.path.read_bytes())
+        for variant in [config, *(variants(info, scale, config) if multiverse else [])]:
+            plans.append(RunPlan(info, scale, variant, list(range(seeds)), served, script_sha))
     return plans
+
+
+def variants(info: ExperimentInfo, scale: str, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The declared multiverse around `config`: each free constant swept, the others fixed.
+
+    One constant at a time, not the full grid: the grid's cost multiplies across constants,
+    and a verdict's dependence on each constant is what a reader needs first.
+    """
+    out = []
+    for key, values in sorted(info.multiverse.get(scale, {}).items()):
+        for value in values:
+            if value != config.get(key):
+                out.append({**config, key: value})
+    return out
 
 
 def command_line(argv: list[str]) -> str:

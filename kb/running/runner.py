@@ -61,6 +61,7 @@ def execute(
         command=options.command,
         interrupted=report.interrupted,
         wall_s=round(time.perf_counter() - clock, 3),
+        threads=options.threads,
     )
     return report
 

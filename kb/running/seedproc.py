@@ -178,6 +178,7 @@ def run_seed(
         outcome=Outcome.ok,
         metrics=outcome["metrics"],
         curves=outcome.get("curves", {}),
+        bounds=outcome.get("bounds", {}),
         wall_s=wall,
         device=outcome.get("device"),
         gpu=outcome.get("gpu"),

@@ -10,7 +10,8 @@ next to the comparison, since each is a legitimate reason for a mismatch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 
 from kb.checking.knowledge import KnowledgeBase
 from kb.formats.diagnose import suggest
@@ -83,6 +84,10 @@ def verify(
         reproduced[seed] = result
         events.seed_finished(plan, result)
 
+    # Metrics can depend on the intra-op thread count: re-execute with the recorded one
+    # (records made before it was kept ran with cores // jobs threads).
+    threads = record.threads or max(1, (os.cpu_count() or 1) // max(1, options.jobs))
+    options = replace(options, threads=threads)
     events.planned(plan, len(ok_seeds), 0)
     if compute([plan], [(0, s) for s in sorted(ok_seeds)], kb.root, options, events, finished):
         raise KbError("interrupted: nothing was verified")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.experiment import resolve_device
-from kb.formats.experiment import ExperimentError, check_result
+from kb.formats.experiment import ExperimentError, check_bounds, check_result
 from kb.formats.records import atomic_write
 
 _OOM_MARKERS = ("can't allocate memory", "out of memory", "CUDA out of memory", "std::bad_alloc")
@@ -74,10 +74,12 @@ def run_one(
     _seed_everything(seed)
     result = module.run(dict(config), seed, device)
     metrics, curves = check_result(result, module.METRICS)
+    bounds = check_bounds(result, module.METRICS)
     return {
         "ok": True,
         "metrics": metrics,
         "curves": curves,
+        "bounds": bounds,
         "device": device,
         "gpu": _gpu_name(device),
     }

@@ -25,6 +25,7 @@ from kb.site.parts import (
     claim_link,
     experiment_key,
     history_rows,
+    interval_text,
     kind_badge,
     phenomenon_key,
     prediction_anchor,
@@ -141,7 +142,7 @@ def _record(site: Site, urls: Urls, here: str, cell: Cell) -> str:
     if r.scale:
         facts.append(f"scale {esc(r.scale)}")
     if r.interval is not None and r.level is not None:
-        facts.append(f"{r.level:.2%} interval [{fmt(r.interval[0])}, {fmt(r.interval[1])}]")
+        facts.append(f"{r.level:.2%} interval {interval_text(r.interval, fmt)}")
     if r.p_adjusted is not None:
         facts.append(f"Holm-adjusted p = {r.p_adjusted:.3g}")
     if r.confirmatory is not None:

@@ -6,6 +6,7 @@ Each returns HTML with every untrusted string escaped (see `kb.site.html`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from kb.formats.schema import Claim, SourceRef
 from kb.site.html import Urls, anchor_id, esc, external, fmt, link
@@ -15,6 +16,7 @@ STATE_LABEL = {
     "holds": "holds",
     "fails": "fails",
     "inconclusive": "inconclusive",
+    "invalid": "invalid",
     "untested": "untested",
     OPEN: "open",
     PENDING: "not derived",
@@ -23,11 +25,22 @@ STATE_HELP = {
     "holds": "the interval lies where the prediction expects it",
     "fails": "the interval lies where the prediction says it cannot",
     "inconclusive": "the interval straddles the threshold, too few seeds, or not significant after Holm",
-    "untested": "no current run reports this metric",
+    "invalid": "a validity check of the experiment failed: the measurement means nothing here",
+    "untested": "no current run of the registered configuration reports this metric",
     OPEN: "no experiment tests this prediction yet",
     PENDING: "kb run has not derived this claim's status yet",
 }
 STANCE_ORDER = ("proposes", "supports", "qualifies", "refutes", "discusses")
+
+
+def interval_text(interval: tuple[float | None, float | None], fmt: Callable[[float], str]) -> str:
+    """'[a, b]', or '≥ a' / '≤ b' where censored seeds leave one end open."""
+    lo, hi = interval
+    if lo is not None and hi is not None:
+        return f"[{fmt(lo)}, {fmt(hi)}]"
+    if lo is not None:
+        return f"≥ {fmt(lo)}"
+    return f"≤ {fmt(hi)}" if hi is not None else "(unbounded)"
 
 
 def claim_key(claim: Claim) -> str:
@@ -75,7 +88,7 @@ def estimate(cell: Cell) -> str:
     if r.estimate is not None:
         text = fmt(r.estimate)
         if r.interval is not None:
-            text += f" [{fmt(r.interval[0])}, {fmt(r.interval[1])}]"
+            text += f" {interval_text(r.interval, fmt)}"
         parts.append(text)
     parts.append(f"n = {r.n}")
     return " · ".join(parts)
