@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from kb.checking.knowledge import KnowledgeBase, LoadedClaim
 from kb.checking.load import load
 from kb.evidence.methodology import methodology_markdown
+from kb.evidence.registration import Registration
 from kb.evidence.rules import (
     CERTAINTY_RULES,
     STATUS_RULES,
@@ -260,7 +261,8 @@ def test_the_largest_scale_with_counted_seeds_is_used(root: Path) -> None:
 def test_confirmatory(root: Path, moment: dt.datetime | None, listed: bool, expected: bool) -> None:
     c = claim("c", pred())
     record = run("r1", CLEAR, refs=[ref(c)] if listed else [])
-    d = derive(make_kb(root, c), [record], EXPERIMENTS, registered={("c", "p"): moment})
+    registration = Registration("abc", moment) if moment is not None else None
+    d = derive(make_kb(root, c), [record], EXPERIMENTS, registered={("c", "p"): registration})
     assert verdict(d).confirmatory is expected
 
 
@@ -273,7 +275,7 @@ def test_a_reused_seed_is_dated_by_the_run_that_computed_it(root: Path) -> None:
     c = claim("c", pred())
     early = run("r1", CLEAR, refs=[ref(c)], started=T0 - dt.timedelta(days=1))
     later = run("r2", CLEAR, refs=[ref(c)], keys=[f"r1-{i}" for i in range(5)], reused_from="r1")
-    d = derive(make_kb(root, c), [early, later], EXPERIMENTS, registered={("c", "p"): T0})
+    d = derive(make_kb(root, c), [early, later], EXPERIMENTS, registered={("c", "p"): Registration("abc", T0)})
     assert verdict(d).runs == ["r2"] and verdict(d).confirmatory is False
 
 
@@ -575,14 +577,17 @@ def test_claim_review_rates_only_what_is_at_least_low_certainty(root: Path) -> N
 # ---- the stored status and the methodology -------------------------------------------------
 
 
-def test_stale_statuses_compare_everything_but_history(root: Path) -> None:
+def test_stale_statuses_compare_everything_and_reject_a_stored_history(root: Path) -> None:
     c = claim("c", pred())
     d = derive(make_kb(root, c), [run("r1", CLEAR)], EXPERIMENTS)
     derived = d.statuses["c"]
     assert [(cid, stored) for cid, stored, _ in stale_statuses(make_kb(root, c), d)] == [("c", None)]
-    history = [StatusChange(date=dt.date(2026, 1, 2), status=StatusValue.supported, certainty=Certainty.high)]
-    stored = c.model_copy(update={"status": derived.model_copy(update={"history": history})})
+    stored = c.model_copy(update={"status": derived})
     assert stale_statuses(make_kb(root, stored), d) == []
+    # History is derived from git, never stored: a hand-written one is a difference.
+    history = [StatusChange(date=dt.date(2026, 1, 2), status=StatusValue.supported, certainty=Certainty.high)]
+    forged = c.model_copy(update={"status": derived.model_copy(update={"history": history})})
+    assert [cid for cid, *_ in stale_statuses(make_kb(root, forged), d)] == ["c"]
     edited = derived.model_copy(update={"value": StatusValue.refuted})
     assert [cid for cid, *_ in stale_statuses(make_kb(root, c.model_copy(update={"status": edited})), d)] == ["c"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kb.checking.load import load
-from kb.evidence.registration import prediction_registrations
+from kb.evidence.registration import RecordCommits, prediction_registrations
 
 CLAIM = "claims/demo/grows.yaml"
 
@@ -46,7 +46,8 @@ def at(text: str) -> dt.datetime:
 
 
 def registrations(root: Path) -> dict[tuple[str, str], dt.datetime | None]:
-    return prediction_registrations(root, load(root))
+    """When each prediction was registered (the commit behind it is tested below)."""
+    return {k: (r.when if r else None) for k, r in prediction_registrations(root, load(root)).items()}
 
 
 @pytest.fixture
@@ -113,3 +114,51 @@ def test_a_knowledge_base_in_a_subfolder_of_the_repository(tmp_path: Path, repo:
     git(outer, "add", "-A")  # the same files, one folder down: a rename
     git(outer, "commit", "-q", "-m", "move", when="2026-02-01T00:00:00Z")
     assert registrations(outer / "kb")[("grows", "q")] == at("2026-01-01T08:00:00+00:00")
+
+
+def test_confirmatory_follows_ancestry_not_dates(repo: Path) -> None:
+    """A back-dated commit cannot make an earlier record look pre-registered, nor the reverse."""
+    runs = repo / "repro" / "runs" / "demo_experiment"
+    runs.mkdir(parents=True)
+    (runs / "r-before.json").write_text("{}")
+    commit(repo, "2026-01-02T00:00:00Z")  # a record committed before the threshold changed
+    (repo / CLAIM).write_text(claim_text(threshold="1.5"))
+    commit(repo, "2026-02-01T00:00:00Z")  # the prediction as it stands now
+    (runs / "r-after.json").write_text("{}")
+    commit(repo, "2025-01-01T00:00:00Z")  # back-dated, yet it comes after the registration
+    registered = prediction_registrations(repo, load(repo))[("grows", "p")]
+    assert registered is not None
+    commits = RecordCommits(repo)
+    assert commits.registered_before("r-after", registered)
+    assert not commits.registered_before("r-before", registered)
+    assert commits.registered_before("not-committed-yet", registered)
+
+
+def _with_status(value: str, certainty: str, runs: list[str]) -> str:
+    listed = "".join(f"\n        - {r}" for r in runs) if runs else " []"
+    return claim_text() + (
+        f"status:\n  value: {value}\n  certainty: {certainty}\n  reason: R.\n  basis: none\n"
+        f"  verdicts:\n    - prediction: p\n      verdict: holds\n      runs:{listed}\n"
+    )
+
+
+def test_status_history_is_read_from_git_with_its_cause(repo: Path) -> None:
+    from kb.evidence.history import status_history
+
+    (repo / CLAIM).write_text(_with_status("untested", "low", []))
+    commit(repo, "2026-02-01T00:00:00Z")
+    runs = repo / "repro" / "runs" / "demo_experiment"
+    runs.mkdir(parents=True)
+    (runs / "r1.json").write_text("{}")
+    (repo / CLAIM).write_text(_with_status("supported", "low", ["r1"]))
+    commit(repo, "2026-03-01T00:00:00Z")
+    (repo / CLAIM).write_text(_with_status("contested", "very low", ["r1"]))
+    commit(repo, "2026-04-01T00:00:00Z")  # no run: the sources changed
+    (repo / CLAIM).write_text(_with_status("refuted", "very low", ["r1"]))  # not committed
+    history = status_history(load(repo), today=dt.date(2026, 5, 1))["grows"]
+    assert [(h.date.isoformat(), h.status.value, h.run, h.cause) for h in history] == [
+        ("2026-02-01", "untested", None, "its sources, predictions or the rules changed (no new run)"),
+        ("2026-03-01", "supported", "r1", None),
+        ("2026-04-01", "contested", None, "its sources, predictions or the rules changed (no new run)"),
+        ("2026-05-01", "refuted", None, "not committed yet"),
+    ]

@@ -11,6 +11,7 @@ import re
 
 from kb.checking.knowledge import REFERENCES_FILE, REPRO_DIR, KnowledgeBase, LoadedClaim
 from kb.checking.similar import near_duplicates
+from kb.checking.stances import stance_problems
 from kb.formats.bib import unused_warnings
 from kb.formats.diagnose import suggest
 from kb.formats.errors import Problem, Severity
@@ -88,6 +89,7 @@ def cross_checks(kb: KnowledgeBase) -> list[Problem]:
                 )
     out += _refinement_cycles(kb)
     out += duplicate_statements(kb)
+    out += stance_problems(kb)
     if kb.references:
         out += unused_warnings(kb.references, cited, REFERENCES_FILE)
     return out

@@ -286,8 +286,21 @@ def changed(
 
 def verify(
     run_id: Annotated[
-        str, typer.Argument(metavar="RUN_ID", help="Id of a run record (its file name).")
-    ],
+        str | None,
+        typer.Argument(
+            metavar="RUN_ID",
+            help="Id of a run record (its file name), or an experiment name for its latest run.",
+            show_default=False,
+        ),
+    ] = None,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            metavar="REV",
+            help="Verify every run record added or changed since git revision REV (what a PR brings).",
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 1,
     rtol: Annotated[float, typer.Option(help="Relative tolerance for a metric to match.")] = 1e-6,
@@ -305,8 +318,24 @@ def verify(
     options = plan.RunOptions(
         device=device, jobs=jobs, timeout_s=timeout, command=plan.command_line(sys.argv[1:])
     )
-    with render.RunProgress() as progress:
-        report = verify_run(kb, run_id, options, progress, rtol=rtol, atol=atol)
-    render.verify_report(report)
-    if not report.ok:
+    if (run_id is None) == (changed_since is None):
+        from kb.formats.errors import KbError
+
+        raise KbError("give a RUN_ID (or experiment name), or --changed-since REV, not both")
+    if changed_since is not None:
+        from kb.running.changes import changed_records
+
+        ids = changed_records(kb, changed_since)
+        if not ids:
+            typer.echo(f"no run record added or changed since {changed_since}")
+            return
+    else:
+        ids = [run_id or ""]
+    failed = 0
+    for one in ids:
+        with render.RunProgress() as progress:
+            report = verify_run(kb, one, options, progress, rtol=rtol, atol=atol)
+        render.verify_report(report)
+        failed += not report.ok
+    if failed:
         raise typer.Exit(1)

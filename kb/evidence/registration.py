@@ -1,8 +1,9 @@
 """Pre-registration from git history: since when has each prediction stood as it is now?
 
-A verdict is confirmatory only when its runs started after the prediction they test was
-committed. The moment is read from git, not from the `registered:` date a contributor
-types: for each prediction, the commit time of the oldest commit of the unbroken stretch of
+A verdict is confirmatory only when the records of its runs entered the repository after
+the prediction they test did: the commit that added each record must descend from the
+commit that registered the prediction (`RecordCommits`). Registration is read from git, not
+from the `registered:` date a contributor types: for each prediction, the commit time of the oldest commit of the unbroken stretch of
 commits, ending at HEAD, in which the claim file holds the prediction with its current
 `prediction_sha256`. A stretch rather than the first commit ever: a prediction changed and
 later changed back was registered again when it came back. Rewording its statement does not
@@ -13,20 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from kb.checking.knowledge import KnowledgeBase
 from kb.formats import yamlfile
-from kb.formats.records import prediction_sha256
+from kb.formats.records import RUNS_DIR, prediction_sha256
 from kb.formats.schema import Claim
 
 Key = tuple[str, str]  # (claim id, prediction id)
 _INVALID = object()  # a committed version that does not validate: skipped, not a break
 
 
-def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
+def git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
     try:
         result = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -34,9 +36,9 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def _history(root: Path, file: str) -> list[tuple[str, dt.datetime, str]]:
+def file_history(root: Path, file: str) -> list[tuple[str, dt.datetime, str]]:
     """(commit, commit time in UTC, path at that commit) newest first, following renames."""
-    out = _git(root, "log", "--follow", "--format=%x00%H %cI", "--name-only", "--", file)
+    out = git(root, "log", "--follow", "--format=%x00%H %cI", "--name-only", "--", file)
     commits = []
     for entry in (out or b"").decode("utf-8", "replace").split("\0")[1:]:
         header, *paths = [line for line in entry.splitlines() if line]
@@ -52,7 +54,7 @@ def git_blobs(root: Path, wanted: list[tuple[str, str]]) -> dict[tuple[str, str]
     if not wanted:
         return {}
     request = "".join(f"{commit}:{path}\n" for commit, path in wanted).encode()
-    out = _git(root, "cat-file", "--batch", stdin=request) or b""
+    out = git(root, "cat-file", "--batch", stdin=request) or b""
     blobs: dict[tuple[str, str], bytes | None] = {}
     offset = 0
     for pair in wanted:
@@ -82,17 +84,60 @@ def _hashes(content: bytes | None) -> dict[str, str] | object | None:
     return {p.id: prediction_sha256(claim.id, p) for p in claim.predictions}
 
 
-def prediction_registrations(root: Path, kb: KnowledgeBase) -> dict[Key, dt.datetime | None]:
-    """For each prediction, the commit time (UTC) since which it has stood as now; None when
-    its current version is not committed (or `root` is not in a git repository)."""
-    out: dict[Key, dt.datetime | None] = {
+@dataclass(frozen=True)
+class Registration:
+    """Since when a prediction has stood as it is now: a commit, and that commit's time."""
+
+    commit: str
+    when: dt.datetime
+
+
+class RecordCommits:
+    """Which commit added each run record, and which commits descend from a registration.
+
+    Confirmatory is judged from this topology, not from dates a file or a commit carries: a
+    back-dated commit or an edited `started` cannot make a run look pre-registered.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.added: dict[str, str] = {}  # run id -> the commit that added its record
+        out = git(root, "log", "--diff-filter=A", "--format=%x00%H", "--name-only", "--", RUNS_DIR)
+        for entry in (out or b"").decode("utf-8", "replace").split("\0")[1:]:
+            commit, *paths = [line for line in entry.splitlines() if line]
+            for path in paths:
+                if path.endswith(".json"):
+                    self.added.setdefault(Path(path).stem, commit)
+        self._after: dict[str, set[str]] = {}
+
+    def after(self, registration: str) -> set[str]:
+        """Commits on HEAD's history that strictly descend from `registration`."""
+        if registration not in self._after:
+            out = git(self.root, "rev-list", "--ancestry-path", f"{registration}..HEAD")
+            self._after[registration] = set((out or b"").decode().split())
+        return self._after[registration]
+
+    def registered_before(self, run_id: str, registration: Registration) -> bool:
+        """The record entered the repository after the prediction did (or will: uncommitted)."""
+        commit = self.added.get(run_id)
+        if commit is None:  # not committed yet: it can only land after HEAD, which holds R
+            return True
+        return commit in self.after(registration.commit)
+
+
+def prediction_registrations(
+    root: Path, kb: KnowledgeBase
+) -> dict[Key, Registration | None]:
+    """For each prediction, the commit since which it has stood as now; None when its
+    current version is not committed (or `root` is not in a git repository)."""
+    out: dict[Key, Registration | None] = {
         (cid, p.id): None for cid, loaded in kb.claims.items() for p in loaded.claim.predictions
     }
-    top = _git(root, "rev-parse", "--show-toplevel")
+    top = git(root, "rev-parse", "--show-toplevel")
     if top is None or not out:
         return out
     top_path = Path(top.decode().strip())
-    histories = {cid: _history(root, loaded.file) for cid, loaded in kb.claims.items()}
+    histories = {cid: file_history(root, loaded.file) for cid, loaded in kb.claims.items()}
     wanted = sorted({(commit, path) for history in histories.values() for commit, _, path in history})
     blobs = git_blobs(top_path, wanted)
     parsed: dict[tuple[str, str], dict[str, str] | object | None] = {}  # per (commit, file)
@@ -108,7 +153,7 @@ def prediction_registrations(root: Path, kb: KnowledgeBase) -> dict[Key, dt.date
             held = version if isinstance(version, dict) else {}
             for pid in list(standing):
                 if held.get(pid) == current[pid]:
-                    out[(cid, pid)] = when
+                    out[(cid, pid)] = Registration(commit, when)
                 else:
                     standing.discard(pid)
             if not standing:

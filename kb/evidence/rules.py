@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kb.checking.knowledge import KnowledgeBase
+from kb.evidence.registration import RecordCommits, Registration
 from kb.evidence.stats import FAMILY_ALPHA, MIN_SEEDS, holm, mean
 from kb.evidence.verdicts import (
     Key,
@@ -359,8 +360,9 @@ def derive(
     kb: KnowledgeBase,
     records: list[RunRecord],
     experiments: dict[str, ExperimentInfo],
-    registered: dict[Key, dt.datetime | None] | None = None,
+    registered: dict[Key, Registration | None] | None = None,
     today: dt.date | None = None,
+    commits: RecordCommits | None = None,
 ) -> Derivation:
     """Verdicts for every prediction and the status of every claim.
 
@@ -405,7 +407,7 @@ def derive(
                 continue
             info = experiments.get(p.experiment or "")
             verdict = judge(key, p, pools[key], tests.get(key), registered, info,
-                            len(families.get(family_of(claim), {})))
+                            len(families.get(family_of(claim), {})), commits)
             variants[key] = judge_variants(p, pools[key], verdict, info)
             robust, fragile_on = robustness(verdict, variants[key])
             verdicts[key] = verdict.model_copy(update={"robustness": robust, "fragile_on": fragile_on})
@@ -581,17 +583,18 @@ def verdict_reason(prediction: Prediction, v: VerdictRecord) -> str:
 def stale_statuses(
     kb: KnowledgeBase, derivation: Derivation, *, compare_confirmatory: bool = True
 ) -> list[tuple[str, Status | None, Status]]:
-    """Claims whose stored status (ignoring its history) differs from the derived one.
+    """Claims whose stored status differs from the derived one (a stored history is a difference).
 
     `compare_confirmatory=False` leaves out the confirmatory flags, for a shallow clone
     whose git history is too short to recompute them.
     """
 
     def comparable(status: Status) -> Status:
+        # A stored history counts as a difference: history is derived from git, never stored.
         verdicts = status.verdicts
         if not compare_confirmatory:
             verdicts = [v.model_copy(update={"confirmatory": None}) for v in verdicts]
-        return status.model_copy(update={"history": [], "verdicts": verdicts})
+        return status.model_copy(update={"verdicts": verdicts})
 
     out = []
     for cid in sorted(derivation.statuses):

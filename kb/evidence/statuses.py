@@ -1,9 +1,10 @@
 """Keep every claim's stored status equal to the one derived from runs and literature.
 
-`assess` derives statuses for the whole knowledge base (the multiple-testing correction
-spans all of it, so one new run can move other claims' verdicts) and names the claims
-whose stored block differs. `refresh` puts the derived blocks into the claim files, with
-the history entry for each change, under a lock so concurrent `kb run`s cannot interleave.
+`assess` derives statuses for the whole knowledge base and names the claims whose stored
+block differs. `refresh` puts the derived blocks into the claim files under a lock, so
+concurrent `kb run`s cannot interleave, and reports each change with the run that caused
+it (or its cause in words). A status's history is not stored: `kb.evidence.history`
+derives it from git.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 from kb.checking import cache
 from kb.checking.knowledge import KnowledgeBase
 from kb.checking.load import gc_paused, load
-from kb.evidence.registration import git_blobs, prediction_registrations
+from kb.evidence.registration import RecordCommits, git_blobs, prediction_registrations
 from kb.evidence.rules import Derivation, derive, stale_statuses
-from kb.evidence.writeback import append_history, write_status
+from kb.evidence.writeback import write_status
 from kb.formats import yamlfile
 from kb.formats.errors import Problem
 from kb.formats.records import RunRecord, read_records
@@ -44,6 +45,8 @@ class Change:
     claim: str
     before: Status | None
     after: Status
+    run: str | None = None  # the new run the claim's verdicts now count, if any
+    cause: str | None = None  # otherwise, what moved it
 
 
 def _shallow(root: Path) -> bool:
@@ -77,7 +80,8 @@ def _assess(kb: KnowledgeBase) -> Assessment:
     registered = (
         prediction_registrations(kb.root, replace(kb, claims=with_runs)) if with_runs else {}
     )
-    derivation = derive(kb, records, kb.experiment_info, registered)
+    commits = RecordCommits(kb.root) if registered else None
+    derivation = derive(kb, records, kb.experiment_info, registered, commits=commits)
     complete = not _shallow(kb.root)
     stale = [cid for cid, _, _ in stale_statuses(kb, derivation, compare_confirmatory=complete)]
     return Assessment(derivation, records, problems, stale, complete)
@@ -96,11 +100,12 @@ def stale_problems(kb: KnowledgeBase, assessment: Assessment) -> list[Problem]:
             out.append(loaded.problem(("id",), message))
         else:
             was = f"{stored.value.value} · {stored.certainty.value}"
-            detail = (
-                f"stored {was}, derived {now}"
-                if was != now
-                else "stored verdicts differ from the derived ones"
-            )
+            if was != now:
+                detail = f"stored {was}, derived {now}"
+            elif stored.history:
+                detail = "it stores a history, which is derived from git and never stored"
+            else:
+                detail = "stored verdicts differ from the derived ones"
             out.append(
                 loaded.problem(
                     ("status",),
@@ -142,11 +147,10 @@ def refresh(
         for cid in assessment.stale:
             loaded = kb.claims[cid]
             before = loaded.claim.status
-            derived = assessment.derivation.statuses[cid]
-            run_id, cause = cause_of(kb, cid, derived, assessment.derivation, runs)
-            after = append_history(before, derived, run_id, today, cause)
+            after = assessment.derivation.statuses[cid]
+            run_id, cause = cause_of(kb, cid, after, assessment.derivation, runs)
             if write_status(loaded.path, after):
-                changes.append(Change(cid, before, after))
+                changes.append(Change(cid, before, after, run_id, cause))
     return assessment, changes
 
 

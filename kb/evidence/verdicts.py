@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kb.evidence.registration import RecordCommits, Registration
 from kb.evidence.stats import MIN_SEEDS, HolmResult, Sample, round_sig, seeds_to_decide
 from kb.formats.expectation import Expectation, Outcome
 from kb.formats.experiment import ExperimentInfo, MetricSpec
@@ -147,19 +148,31 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 
 def confirmatory(
-    key: Key, pool: Pool, current_sha: str, registered: dict[Key, dt.datetime | None] | None
+    key: Key,
+    pool: Pool,
+    current_sha: str,
+    registered: dict[Key, Registration | None] | None,
+    commits: RecordCommits | None = None,
 ) -> bool | None:
+    """Every counted seed comes from a run that served this version of the prediction and
+    entered the repository after it (by git ancestry when `commits` is given)."""
     if registered is None or not pool.seeds:
         return None  # not assessed
-    moment = registered.get(key)
-    if moment is None:
+    registration = registered.get(key)
+    if registration is None:
         return False  # the prediction as it stands was never committed before the runs
+
+    def after(origin: RunRecord) -> bool:
+        if commits is not None:
+            return commits.registered_before(origin.id, registration)
+        return _utc(origin.started) > _utc(registration.when)
+
     return all(
         any(
             p.claim == key[0] and p.prediction == key[1] and p.sha256 == current_sha
             for p in origin.predictions
         )
-        and _utc(origin.started) > _utc(moment)
+        and after(origin)
         for _, origin in pool.seeds
     )
 
@@ -223,9 +236,10 @@ def judge(
     p: Prediction,
     pool: Pool,
     test: HolmResult | None,
-    registered: dict[Key, dt.datetime | None] | None,
+    registered: dict[Key, Registration | None] | None,
     info: ExperimentInfo | None = None,
     family_size: int = 0,
+    commits: RecordCommits | None = None,
 ) -> VerdictRecord:
     spec = metric_spec(info, p.metric or "")
     data = sample(pool.seeds, p.metric or "", spec)
@@ -237,7 +251,7 @@ def judge(
         censored=data.censored,
         runs=pool.runs,
         stale_runs=sorted(pool.stale),
-        confirmatory=confirmatory(key, pool, prediction_sha256(key[0], p), registered),
+        confirmatory=confirmatory(key, pool, prediction_sha256(key[0], p), registered, commits),
     )
     if not data.values:
         return base

@@ -9,7 +9,6 @@ leaves the file untouched.
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from kb.formats import yamlfile
 from kb.formats.errors import KbError
 from kb.formats.records import atomic_write
-from kb.formats.schema import Status, StatusChange
+from kb.formats.schema import Status
 
 STATUS_KEY = "status"
 _BOM = "\ufeff"
@@ -149,19 +148,3 @@ def _check(old: str, new: str, status: Status) -> None:
         raise RuntimeError("writing the status block would change other fields; file left as it was")
 
 
-def append_history(
-    previous: Status | None,
-    new: Status,
-    run_id: str | None,
-    today: dt.date,
-    cause: str | None = None,
-) -> Status:
-    """`new` with the earlier history kept, plus an entry when the status or certainty moved."""
-    history = list(previous.history) if previous is not None else []
-    if previous is None or (previous.value, previous.certainty) != (new.value, new.certainty):
-        history.append(
-            StatusChange(
-                date=today, status=new.value, certainty=new.certainty, run=run_id, cause=cause
-            )
-        )
-    return new.model_copy(update={"history": history})

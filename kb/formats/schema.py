@@ -298,7 +298,10 @@ class Status(Strict):
     reproduction: EvidenceLine | None = None
     certainty_steps: list[CertaintyStep] = Field(default_factory=list)
     verdicts: list[VerdictRecord] = Field(default_factory=list)
-    history: list[StatusChange] = Field(default_factory=list)
+    history: list[StatusChange] = Field(
+        default_factory=list,
+        description="Never stored: derived from git (kb check rejects a stored one). Kept for reading old files.",
+    )
 
     @property
     def tier(self) -> str:

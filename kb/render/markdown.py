@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kb.render.base import _CONTROL, _label
 
@@ -34,8 +34,14 @@ def status_summary_markdown(summary: StatusSummary) -> str:
     """The status changes of a pull request as Markdown, for a CI summary or a comment."""
     base = summary.base
     head = f"### Status changes since {markdown_text(base.rev)} ({base.commit[:12]})\n\n"
+    verdicts = _verdict_table(summary)
     if not summary.moves:
-        return head + "No claim's status or certainty changed, and no claim was added or removed.\n"
+        if verdicts:
+            return head + "No claim's status or certainty changed.\n\n" + verdicts
+        return head + (
+            "No claim's status or certainty changed, no verdict moved, and no claim was added "
+            "or removed.\n"
+        )
     lines = [
         "| claim | change | before | after | reason | statement |",
         "|---|---|---|---|---|---|",
@@ -50,4 +56,33 @@ def status_summary_markdown(summary: StatusSummary) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     counts = {k: sum(m.change == k for m in summary.moves) for k in ("changed", "new", "removed")}
     tail = ", ".join(f"{n} {k}" for k, n in counts.items())
-    return head + "\n".join(lines) + f"\n\n{tail}.\n"
+    return head + "\n".join(lines) + f"\n\n{tail}.\n" + ("\n" + verdicts if verdicts else "")
+
+
+def _verdict_text(v: Any) -> str:
+    if v is None:
+        return "—"
+    text = v.verdict.value
+    if v.estimate is not None:
+        text += f" {v.estimate:.4g}"
+    if v.interval is not None:
+        lo, hi = v.interval
+        text += (f" [{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None
+                 else f" (≥ {lo:.4g})" if lo is not None else f" (≤ {hi:.4g})" if hi is not None else "")
+    return text + f", n = {v.n}"
+
+
+def _verdict_table(summary: Any) -> str:
+    """Every verdict that moved, with its cause: a reviewer must see these even when no
+    status moved (a flip from inconclusive to holds is evidence changing)."""
+    moves = getattr(summary, "verdict_moves", [])
+    if not moves:
+        return ""
+    lines = ["#### Verdict changes", "", "| claim | prediction | before | after | runs counted now |",
+             "|---|---|---|---|---|"]
+    for m in moves:
+        runs = ", ".join(m.after.runs) if m.after is not None and m.after.runs else "—"
+        cells = [markdown_text(c) for c in (m.claim, m.prediction, _verdict_text(m.before),
+                                             _verdict_text(m.after), runs)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\n{len(moves)} verdict{'s' if len(moves) != 1 else ''} moved.\n"

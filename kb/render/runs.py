@@ -159,6 +159,8 @@ def status_changes(changes: Sequence[Change]) -> None:
         before, after = _label(change.before), _label(change.after)
         if before != after:
             text = f"status of {change.claim}: {before} → {after}"
+            if change.run is None and change.cause:
+                text += f" ({change.cause})"
         else:
             text = f"verdicts of {change.claim} updated ({after})"
         stdout.print(safe(text, "bold"), soft_wrap=True)

@@ -9,7 +9,7 @@ change's. Files at the base are read from git objects, never checked out.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,8 +19,8 @@ from kb.checking.knowledge import CLAIMS_DIR, REPRO_DIR, KnowledgeBase
 from kb.evidence.registration import git_blobs
 from kb.formats import yamlfile
 from kb.formats.errors import KbError
-from kb.formats.records import prediction_sha256
-from kb.formats.schema import Claim, Status
+from kb.formats.records import RUNS_DIR, prediction_sha256
+from kb.formats.schema import Claim, Status, VerdictRecord, VerdictValue
 
 if TYPE_CHECKING:
     from kb.evidence.statuses import Assessment
@@ -140,6 +140,16 @@ def _prediction_hashes(data: Any) -> dict[tuple[str, str], str]:
     return {(claim.id, p.id): prediction_sha256(claim.id, p) for p in claim.predictions}
 
 
+def changed_records(kb: KnowledgeBase, rev: str) -> list[str]:
+    """Ids of the run records added or changed since `rev` (a removed one is not evidence)."""
+    files = changed_files(resolve_base(kb.root, rev))
+    return sorted(
+        Path(f).stem
+        for f in files
+        if f.startswith(f"{RUNS_DIR}/") and f.endswith(".json") and (kb.root / f).is_file()
+    )
+
+
 def changed_experiments(kb: KnowledgeBase, rev: str) -> list[TouchedExperiment]:
     """Experiments a change since `rev` may affect, each with why: its script changed, it
     serves a prediction added or changed (by `prediction_sha256`), or the shared building
@@ -185,10 +195,21 @@ _MOVE_ORDER = ("changed", "new", "removed")  # what a reviewer should look at fi
 
 
 @dataclass(frozen=True)
+class VerdictMove:
+    """A prediction whose verdict, estimate, interval or seed count moved since the base."""
+
+    claim: str
+    prediction: str
+    before: VerdictRecord | None
+    after: VerdictRecord | None
+
+
+@dataclass(frozen=True)
 class StatusSummary:
     base: Base
     moves: list[StatusMove]
     base_statuses: dict[str, Status | None]  # stored at the base, for claims that existed
+    verdict_moves: list[VerdictMove] = field(default_factory=list)
 
 
 def _stored_status(data: Any) -> Status | None:
@@ -218,4 +239,25 @@ def status_changes(kb: KnowledgeBase, assessment: Assessment, rev: str) -> Statu
             if was is None or (was.value, was.certainty) != (now.value, now.certainty):
                 moves.append(StatusMove(cid, "changed", kb.claims[cid].claim.statement, was, now))
     moves.sort(key=lambda m: (_MOVE_ORDER.index(m.change), m.claim))
-    return StatusSummary(base, moves, base_statuses)
+    return StatusSummary(base, moves, base_statuses, _verdict_moves(base_statuses, derived))
+
+
+def _verdict_key(v: VerdictRecord | None) -> tuple[Any, ...] | None:
+    """What a reader of a verdict sees: a change in any of it is a change to report."""
+    if v is None or (v.verdict is VerdictValue.untested and not v.runs):
+        return None
+    return (v.verdict, v.estimate, v.interval, v.n, v.censored, v.robustness)
+
+
+def _verdict_moves(
+    before: dict[str, Status | None], after: dict[str, Status]
+) -> list[VerdictMove]:
+    """Every verdict that moved, in claims present on both sides or added (every one of them)."""
+    out = []
+    for cid in sorted(set(before) | set(after)):
+        was = {v.prediction: v for v in (before.get(cid).verdicts if before.get(cid) else [])}  # type: ignore[union-attr]
+        now = {v.prediction: v for v in (after[cid].verdicts if cid in after else [])}
+        for pid in sorted(set(was) | set(now)):
+            if _verdict_key(was.get(pid)) != _verdict_key(now.get(pid)):
+                out.append(VerdictMove(cid, pid, was.get(pid), now.get(pid)))
+    return out

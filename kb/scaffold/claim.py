@@ -249,7 +249,7 @@ def _append_stubs(root: Path, citekeys: list[str]) -> list[BibStub]:
 def new_claim(root: Path, draft: ClaimDraft, today: dt.date | None = None) -> NewClaim:
     """Write `claims/<topic>/<id>.yaml` (with its derived status) and any BibTeX stubs."""
     from kb.evidence import statuses
-    from kb.evidence.writeback import append_history, write_status
+    from kb.evidence.writeback import write_status
 
     today = today or dt.date.today()
     kb = load(root)
@@ -275,5 +275,5 @@ def new_claim(root: Path, draft: ClaimDraft, today: dt.date | None = None) -> Ne
     # references the stubs add: no need to load the whole knowledge base again.
     kb.claims[draft.id] = LoadedClaim(claim, file, path)
     derived = statuses.assess(kb).derivation.statuses[draft.id]
-    write_status(path, append_history(None, derived, None, today))
+    write_status(path, derived)
     return NewClaim(file, path, stubs)
