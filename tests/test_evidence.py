@@ -316,9 +316,10 @@ def test_status_rule_table(counts: tuple[int, ...], status: StatusValue, basis: 
 
 
 def test_exactly_one_status_rule_applies_to_every_case() -> None:
-    for counts in itertools.product((0, 1), repeat=5):
-        tally = make_tally(*counts)
-        assert sum(rule.applies(tally) for rule in STATUS_RULES) == 1, counts
+    for *counts, in_scope, proposed in itertools.product((0, 1), repeat=7):
+        tally = make_tally(*counts, in_scope=bool(in_scope))
+        tally = Tally(**{**tally.__dict__, "proposed": ("p",) if proposed else ()})
+        assert sum(rule.applies(tally) for rule in STATUS_RULES) == 1, (counts, in_scope, proposed)
 
 
 def test_the_proposing_work_is_not_independent(root: Path) -> None:
@@ -351,6 +352,21 @@ def test_a_toy_reproduction_cannot_overrule_in_scope_literature(root: Path) -> N
     assert "outside the claim's scope" in status.reason and "the two lines disagree" in status.reason
     assert status.certainty is Certainty.very_low  # literature start (low), lines disagree
     assert status.tier == "literature and toy reproduction"
+
+
+def test_a_toy_reproduction_against_the_proposer_is_a_disagreement_not_a_refutation(root: Path) -> None:
+    # Only the proposing work speaks (not independent), and it reports in-scope evidence for
+    # the claim; our toy-scale run fails the prediction. That is contested, never refuted.
+    c = claim("smooth", pred("p", "< 1.25"), data_scale=["small"], explains="bn",
+              stances=[("santurkar2018", "proposes")])
+    status = derive(make_kb(root, c), [run("r1", [11.0, 12.0, 11.5, 10.8, 11.9])], EXPERIMENTS).statuses["smooth"]
+    assert (status.value, status.basis, status.certainty) == (StatusValue.contested, "both", Certainty.very_low)
+    assert "a disagreement, not a refutation" in status.reason
+    in_scope = claim("smooth", pred("p", "< 1.25"), data_scale=["toy"], explains="bn",
+                     stances=[("santurkar2018", "proposes")])
+    status = derive(make_kb(root, in_scope), [run("r1", [11.0, 12.0, 11.5, 10.8, 11.9])],
+                    EXPERIMENTS).statuses["smooth"]
+    assert status.value is StatusValue.refuted  # measured in its scope: our runs may refute it
 
 
 def test_a_toy_reproduction_alone_decides_but_is_graded_down(root: Path) -> None:

@@ -86,6 +86,7 @@ class Tally:
     refutes: tuple[str, ...] = ()
     in_scope: bool | None = None  # every decisive verdict measured in the claim's scope
     regime: str = ""  # where the decisive verdicts were measured, in words
+    proposed: tuple[str, ...] = ()  # works that propose it (never independent evidence)
 
     @property
     def works_for(self) -> set[str]:
@@ -148,8 +149,13 @@ STATUS_RULES = (
          lambda t: t.literature is _AGAINST and t.reproduction is _AGAINST),
     Rule("only our reproductions speak, and they point for it", "experiments",
          StatusValue.supported, lambda t: _only_reproduction(t, _FOR)),
+    Rule("only our reproductions speak against it, all measured outside its scope, while the "
+         "work proposing it reports evidence for it: a disagreement, not a refutation", "both",
+         StatusValue.contested,
+         lambda t: _only_reproduction(t, _AGAINST) and t.in_scope is False and bool(t.proposed)),
     Rule("only our reproductions speak, and they point against it", "experiments",
-         StatusValue.refuted, lambda t: _only_reproduction(t, _AGAINST)),
+         StatusValue.refuted,
+         lambda t: _only_reproduction(t, _AGAINST) and not (t.in_scope is False and t.proposed)),
     Rule("only the literature speaks, and it points for it", "literature",
          StatusValue.supported, lambda t: _only_literature(t, _FOR)),
     Rule("only the literature speaks, and it points against it", "literature",
@@ -248,6 +254,9 @@ def _inconsistent(c: Context) -> str | None:
         return "inconsistency: independent works disagree"
     if {t.literature, t.reproduction} == {Direction.for_, Direction.against}:
         return "inconsistency: our reproductions and the literature point different ways"
+    if (t.literature is Direction.none and t.reproduction is Direction.against
+            and t.in_scope is False and t.proposed):
+        return "inconsistency: our out-of-scope reproductions disagree with the proposing work"
     return None
 
 
@@ -468,7 +477,8 @@ def tally(claim: Claim, verdicts: list[VerdictRecord], evidence: list[Evidence] 
                  ids(VerdictValue.invalid), works(Stance.supports), works(Stance.qualifies),
                  works(Stance.refutes),
                  in_scope=all(e.in_scope for e in evidence) if evidence else None,
-                 regime="; ".join(sorted({e.regime for e in evidence})))
+                 regime="; ".join(sorted({e.regime for e in evidence})),
+                 proposed=tuple(sorted(proposers)))
 
 
 def _status(claim: Claim, verdicts: list[VerdictRecord], evidence: list[Evidence]) -> Status:
@@ -536,6 +546,9 @@ def reason(t: Tally) -> str:
             else "no prediction of ours has been tested"}[rep]
     if rep is not Direction.none and lit is not Direction.none and {lit, rep} == {Direction.for_, Direction.against}:
         text = f"{mine}, but {theirs}: the two lines disagree"
+    elif lit is Direction.none and rep is Direction.against and t.in_scope is False and t.proposed:
+        text = (f"{mine}, but only outside its scope, while {', '.join(t.proposed)}, which "
+                "proposes it, reports evidence for it: a disagreement, not a refutation")
     else:
         text = f"{theirs}; {mine}"
     if t.qualifies:
