@@ -306,6 +306,8 @@ class Status(Strict):
     @property
     def tier(self) -> str:
         """The kind of evidence the status rests on, for readers: the first thing to weigh."""
+        if self.reproduction is None and self.basis in ("experiments", "both"):
+            return "reproduction (its regime not recorded)"
         ours = self.reproduction is not None and self.reproduction.direction is not Direction.none
         scoped = bool(self.reproduction and self.reproduction.in_scope)
         if self.basis == "experiments" and ours:
