@@ -342,3 +342,27 @@ def test_layer_input_moments_see_the_noise_and_leave_the_run_alone() -> None:
         assert same_state(model.state_dict(), twin.state_dict())
         twin.eval()
         assert torch.equal(model(x), twin(x))
+
+
+def test_scaled_hessian_eigenvalue_matches_dense_and_ignores_relu_rescaling() -> None:
+    """With scale = |w| the top eigenvalue of D H D matches the dense computation and does
+    not move under Dinh et al.'s (alpha W1, W2 / alpha), while plain lambda_max does."""
+    data = digits(seed=0)
+    x, y = data.x_train[:64].double(), data.y_train[:64]
+    model = MLP(64, 6, 2, 10, seed=0).double()
+    scale = [p.detach().abs() for p in model.parameters()]
+    d = torch.cat([s.reshape(-1) for s in scale])
+    dense = d[:, None] * full_hessian(model, "ce", x, y) * d[None, :]
+    got = top_hessian_eigenvalue(model, "ce", x, y, iters=3000, tol=1e-12, scale=scale)
+    assert math.isclose(got, float(torch.linalg.eigvalsh(dense)[-1]), rel_tol=1e-6)
+    twin = MLP(64, 6, 2, 10, seed=0).double()
+    with torch.no_grad():
+        twin.hidden[0].weight.mul_(5.0)
+        twin.hidden[0].bias.mul_(5.0)
+        twin.hidden[1].weight.div_(5.0)
+    twin_scale = [p.detach().abs() for p in twin.parameters()]
+    rescaled = top_hessian_eigenvalue(twin, "ce", x, y, iters=3000, tol=1e-12, scale=twin_scale)
+    assert math.isclose(rescaled, got, rel_tol=1e-5)
+    plain = top_hessian_eigenvalue(model, "ce", x, y, iters=3000, tol=1e-12)
+    plain_twin = top_hessian_eigenvalue(twin, "ce", x, y, iters=3000, tol=1e-12)
+    assert not math.isclose(plain, plain_twin, rel_tol=0.1)
