@@ -108,7 +108,7 @@ METRICS = {
 VALIDITY = {
     "peak_at_interpolation_threshold": {
         "metric": "peak_features_over_samples",
-        "expect": "in [0.8, 1.25]",
+        "expect": "between 0.8 1.25",
         "why": "the drop is measured from the peak; a peak away from N = n is not the interpolation peak",
     },
     "solver_interpolates": {

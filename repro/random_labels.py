@@ -110,7 +110,7 @@ VALIDITY = {
     },
     "labels_randomised": {
         "metric": "random_label_agreement",
-        "expect": "in [0.07, 0.13]",
+        "expect": "between 0.07 0.13",
         "why": "the random labels must be independent of the true ones (0.1 expected for 10 classes)",
     },
 }
