@@ -30,7 +30,16 @@ for contrast the R^2 of the same fit on 1/n alone. At L/n near 1 the kurtosis gr
 exponentially (the linear law is leading order only) and is heavy-tailed, so the estimate
 there is noisy and biased low by Monte-Carlo: expect a positive slope and a modest R^2.
 
-Smoke: 200,000 sampled networks per width, 2,000 real MLPs per check point; ~10 s per seed
+Deviations from the book:
+- Roberts, Yaida & Hanin: theory (Ch. 4-5), no training constants; criticality C_W = 1 for deep
+  linear nets [checked: eqs. 3.11-3.15], C_W = 2 for ReLU [not re-checked]; finite-width
+  corrections controlled by L/n [unchecked].
+- Ours: ReLU MLPs at criticality with zero bias, an exact scalar sampler of the last-layer
+  second moment (cross-checked against real MLPs at small L, n), grid depths 2-32 x widths
+  32-512. With a closed form available (above), a positive slope is nearly guaranteed; the
+  informative numbers are the R^2 against L/n versus 1/n and the slope at small L/n.
+
+Smoke: 200,000 sampled networks per width, 2,000 real MLPs per check point; ~5 s CPU per seed
 on one CPU thread. Smoke result (seeds 0, 1): positive slopes (188, 145; dominated by the
 noisy L/n = 1 corner), R^2 0.76-0.80 against L/n versus 0.18-0.20 against 1/n alone, slope
 ~19 over L/n <= 1/8, real MLPs within 0.07-0.24 of the sampler: as the book says. Full: 10^7 sampled networks per width and 20,000 real MLPs per check
@@ -70,11 +79,29 @@ REGIME = {
     "full": {"data_scale": "toy", "architectures": ["mlp"]},
 }
 METRICS = {
-    "kurtosis_slope_vs_depth_over_width": "OLS slope of the last-layer excess kurtosis against L/n over the grid",
-    "kurtosis_fit_r2": "R^2 of that linear fit",
-    "kurtosis_fit_r2_vs_inverse_width": "R^2 of the same fit on 1/n alone (the alternative that depth does not matter)",
-    "kurtosis_small_ratio_slope": "OLS slope through the origin over grid points with L/n <= 1/8 (15 at leading order; higher orders raise it)",
-    "kurtosis_check_max_abs_diff": "largest |kurtosis of real MLPs - sampler| over the cross-check points",
+    "kurtosis_slope_vs_depth_over_width": {
+        "description": "OLS slope of the last-layer excess kurtosis against L/n over the grid",
+        "label": "Kurtosis slope vs L/n", "unit": ""},
+    "kurtosis_fit_r2": {"description": "R^2 of that linear fit", "label": "R² vs L/n", "unit": ""},
+    "kurtosis_fit_r2_vs_inverse_width": {
+        "description": "R^2 of the same fit on 1/n alone (the alternative that depth does not matter)",
+        "label": "R² vs 1/n", "unit": ""},
+    "kurtosis_small_ratio_slope": {
+        "description": "OLS slope through the origin over grid points with L/n <= 1/8 (15 at leading order; higher orders raise it)",
+        "label": "Slope at small L/n", "unit": ""},
+    "kurtosis_check_max_abs_diff": {
+        "description": "largest |kurtosis of real MLPs - sampler| over the cross-check points",
+        "label": "Sampler vs real MLPs, largest gap", "unit": ""},
+}
+VALIDITY = {
+    "sampler_matches_real_mlps": {
+        "metric": "kurtosis_check_max_abs_diff",
+        "expect": "< 0.5",
+        "why": "the grid uses the exact scalar sampler; it must agree with real MLPs where both are measured",
+    },
+}
+MULTIVERSE = {
+    "smoke": {"n_samples": [100000, 200000, 400000], "check_inits": [1000, 2000]},
 }
 
 

@@ -26,8 +26,16 @@ initialisations per depth. White noise gives ~0 with a sampling spread of about
 1 / sqrt(256 * N_INITS); to keep the ratio meaningful, the plain net's correlation is floored
 at that value in the denominator (the ratio is then a lower bound, flagged).
 
+Deviations from the paper:
+- Paper: gradient correlation between nearby inputs decays ~1/2^L in feedforward nets and
+  ~1/sqrt(L) in ResNets, with BN in the main comparison [checked: abstract; rates:
+  paper_facts.md]; a 1-D sweep over inputs of about [-3, 3] [checked, secondary]; width 200,
+  256 input points, depth 50 [not found: not confirmed].
+- Ours: inputs on [-2, 2] (our choice; the multiverse tries 1 and 3); every net has BN with
+  statistics from the sweep, gradients in eval mode; 10 inits per depth at smoke.
+
 Smoke: the paper's setting (width 200, depths 2-50, 256 points), 10 inits per depth; ~5 s
-per seed on one CPU thread. Full: the same with 100 inits and more depths; minutes on a CPU.
+per seed on one CPU thread (measured, seed 0). Full: the same with 100 inits and more depths; minutes on a CPU.
 No data set is involved (toy at both scales).
 
 Notes (smoke, seeds 0 and 1): at depth 50 the plain net's neighbour correlation is 0.001 and
@@ -65,12 +73,33 @@ REGIME = {
     "full": {"data_scale": "toy", "architectures": ["mlp", "resnet"]},
 }
 METRICS = {
-    "grad_corr_resnet_over_plain_at_depth": "lag-1 gradient correlation at the deepest depth, BN ResNet over BN plain net (plain floored at the noise level)",
-    "grad_corr_plain_at_depth": "lag-1 correlation of neighbouring input gradients, plain BN net, deepest depth",
-    "grad_corr_resnet_at_depth": "same for the BN ResNet",
-    "grad_corr_plain_shallowest": "lag-1 correlation of the plain BN net at the shallowest depth",
-    "ratio_is_lower_bound": "1 if the plain correlation was below the noise floor (the ratio is then a lower bound)",
-    "noise_floor": "1 / sqrt(n_points * n_inits): sampling spread of the correlation of white noise",
+    "grad_corr_resnet_over_plain_at_depth": {
+        "description": "lag-1 gradient correlation at the deepest depth, BN ResNet over BN plain net (plain floored at the noise level)",
+        "label": "Gradient correlation, ResNet ÷ plain", "unit": "×", "scale": "log"},
+    "grad_corr_plain_at_depth": {
+        "description": "lag-1 correlation of neighbouring input gradients, plain BN net, deepest depth",
+        "label": "Gradient correlation, plain, deepest", "unit": ""},
+    "grad_corr_resnet_at_depth": {"description": "same for the BN ResNet",
+                                  "label": "Gradient correlation, ResNet, deepest", "unit": ""},
+    "grad_corr_plain_shallowest": {
+        "description": "lag-1 correlation of the plain BN net at the shallowest depth",
+        "label": "Gradient correlation, plain, shallowest", "unit": ""},
+    "ratio_is_lower_bound": {
+        "description": "1 if the plain correlation was below the noise floor (the ratio is then a lower bound)",
+        "label": "Ratio is a lower bound", "unit": ""},
+    "noise_floor": {"description": "1 / sqrt(n_points * n_inits): sampling spread of the correlation of white noise",
+                    "label": "Noise floor", "unit": ""},
+}
+VALIDITY = {
+    "sweep_resolves_smooth_gradients": {
+        "metric": "grad_corr_plain_shallowest",
+        "expect": ">= 0.8",
+        "why": "at depth 2 neighbouring gradients must be strongly correlated, or the sweep cannot show "
+               "shattering at all",
+    },
+}
+MULTIVERSE = {
+    "smoke": {"x_range": [1.0, 2.0, 3.0], "width": [100, 200]},
 }
 ARCHS = ("plain", "resnet")
 
@@ -138,7 +167,8 @@ def run(config, seed, device):
         "noise_floor": floor,
     }
     curves = {f"grad_corr_{arch}": {"x": config["depths"], "y": corr[arch]} for arch in ARCHS}
-    return {"metrics": metrics, "curves": curves}
+    bounds = {"grad_corr_resnet_over_plain_at_depth": "lower"} if plain < floor else {}
+    return {"metrics": metrics, "bounds": bounds, "curves": curves}
 
 
 if __name__ == "__main__":

@@ -115,8 +115,14 @@ def top_hessian_eigenvalue(
     iters: int = 100,
     tol: float = 1e-4,
     seed: int = 0,
+    scale: Vectors | None = None,
 ) -> float:
     """The largest (algebraic) eigenvalue of the loss Hessian, the "sharpness".
+
+    With ``scale`` (one tensor per trainable parameter, shaped like it), the operator is
+    D H D with D = diag(scale): the Hessian in coordinates w = scale * u. Passing
+    ``scale = |w|`` gives the adaptive sharpness of Kwon et al. 2021 (ASAM), which is
+    unchanged by Dinh et al.'s layer rescalings (alpha W1, W2 / alpha) of a ReLU network.
 
     Power iteration on H from a random start drawn with ``seed`` finds the eigenvalue of
     largest magnitude. If that is negative (possible away from minima), a second power
@@ -125,7 +131,15 @@ def top_hessian_eigenvalue(
     change between iterations) and the spectral gap; use float64 for tight comparisons.
     """
     params = _trainable(model)
-    hvp = hvp_function(model, loss_fn, x, y)
+    raw = hvp_function(model, loss_fn, x, y)
+    if scale is None:
+        hvp = raw
+    else:
+        d = [s.detach().to(p) for s, p in zip(scale, params, strict=True)]
+
+        def hvp(v: Vectors) -> Vectors:
+            return [di * h for di, h in zip(d, raw([di * t for di, t in zip(d, v, strict=True)]), strict=True)]
+
     g = make_generator(seed)
     v0 = [torch.randn(p.shape, generator=g, dtype=torch.float64).to(p) for p in params]
     lam = _power_iteration(hvp, v0, iters, tol)

@@ -3,6 +3,8 @@
 - ``gradient_step_probe`` / ``gradient_predictiveness`` / ``effective_smoothness``: loss and
   gradient along the gradient direction (Santurkar et al. 2018, §3.1 and Fig. 4).
 - ``internal_covariate_shift``: Santurkar et al. 2018's Definition 2.1 (§2.2, Fig. 5).
+- ``layer_input_moments`` / ``input_distribution_shift``: how much each layer's input
+  distribution moves between two points of training (Santurkar et al. 2018, Fig. 2).
 - ``interpolation_losses``: loss along the straight line between two solutions (barriers,
   linear mode connectivity).
 
@@ -222,6 +224,53 @@ def internal_covariate_shift(
         )
     restore()
     return out
+
+
+def layer_input_moments(
+    model: nn.Module, x: Tensor, layers: Sequence[nn.Module] | None = None
+) -> list[tuple[Tensor, Tensor]]:
+    """Per-unit (mean, std) of each layer's input on the batch ``x``, as training sees it.
+
+    The forward pass runs in training mode (batch statistics, NoisyBatchNorm noise on), so
+    it shows the distribution a layer is fed during training; parameters, buffers, noise
+    streams and mode are restored afterwards. ``layers`` defaults to every module with a
+    rank >= 2 weight. Moments are over the batch (and positions, for convs) per channel.
+    Santurkar et al. 2018 (Fig. 2) show such per-layer input distributions drifting over
+    training; ``input_distribution_shift`` compares two of these snapshots.
+    """
+    layer_list = list(layers) if layers is not None else _weight_layers(model)
+    moments: list[tuple[Tensor, Tensor]] = []
+
+    def hook(_m: nn.Module, args: tuple[Tensor, ...]) -> None:
+        a = args[0].detach()
+        flat = a.transpose(0, 1).reshape(a.shape[1], -1) if a.dim() > 2 else a.T
+        moments.append((flat.mean(dim=1), flat.std(dim=1)))
+
+    restore = _checkpoint(model)
+    was_training = model.training
+    handles = [m.register_forward_pre_hook(hook) for m in layer_list]
+    try:
+        model.train()
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        restore()
+        model.train(was_training)
+    return moments
+
+
+def input_distribution_shift(
+    before: Sequence[tuple[Tensor, Tensor]], after: Sequence[tuple[Tensor, Tensor]]
+) -> float:
+    """Mean over layers and units of |mean_after - mean_before| + |std_after - std_before|,
+    for two ``layer_input_moments`` snapshots (the first layer, fed the data, is skipped)."""
+    shifts = [
+        float(((m1 - m0).abs() + (s1 - s0).abs()).mean())
+        for (m0, s0), (m1, s1) in list(zip(before, after, strict=True))[1:]
+    ]
+    return sum(shifts) / len(shifts) if shifts else math.nan
 
 
 # ----------------------------------------------------------------------------------------

@@ -27,8 +27,10 @@ from kb.lab.landscape import (
     effective_smoothness,
     gradient_predictiveness,
     gradient_step_probe,
+    input_distribution_shift,
     internal_covariate_shift,
     interpolation_losses,
+    layer_input_moments,
 )
 from kb.lab.prune import apply_masks, magnitude_prune, mask_gradients, rewind, sparsity
 from kb.lab.train import LossFn, LossName, evaluate, loss_function
@@ -46,8 +48,10 @@ __all__ = [
     "gradient_predictiveness",
     "gradient_step_probe",
     "hvp_function",
+    "input_distribution_shift",
     "internal_covariate_shift",
     "interpolation_losses",
+    "layer_input_moments",
     "lesion_blocks",
     "magnitude_prune",
     "mask_gradients",

@@ -6,6 +6,7 @@ Models take ``norm`` as ``None``, ``"batch"``, ``"layer"``, ``"noisy_batch"`` or
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -16,29 +17,30 @@ NormSpec = str | Callable[[int], nn.Module] | None
 
 
 class NoisyBatchNorm(_BatchNorm):
-    """BatchNorm followed by time-varying random noise (Santurkar et al. 2018, §2.1).
+    """BatchNorm followed by time-varying random noise (Santurkar et al. 2018, §2.1, Alg. 1).
 
-    Santurkar et al. inject noise "after BatchNorm layers ... i.i.d. noise sampled from a
-    non-zero mean and non-unit variance distribution" whose parameters change at every step,
-    to make the layer-input distributions *less* stable than without BN. Here, on every
-    forward pass in training mode, for each channel c a fresh distribution is drawn:
+    On every forward pass in training mode (one step), for each unit (channel) j a fresh
+    distribution is drawn, then each sample i gets its own draw from it (``per_sample=True``):
 
-        mu_s[c], mu_m[c] ~ U(-mean_scale, mean_scale),  sd_s[c], sd_m[c] ~ U(0, std_scale)
+        mu_j ~ U(-n_mu, n_mu),  sigma_j ~ U(1, n_sigma)              (per unit, per step)
+        m_ij ~ U(mu_j - r_mu, mu_j + r_mu),  s_ij ~ N(sigma_j, r_sigma^2)   (per sample)
+        y = s * BN(x) + m
 
-    and the output is ``y = BN(x) * (1 + s) + m`` with s ~ N(mu_s, sd_s^2) and
-    m ~ N(mu_m, sd_m^2) drawn i.i.d. per activation and per sample (``per_sample=True``) or
-    shared by the whole batch (``per_sample=False``, a pure per-step distribution shift).
-    In eval mode it is exactly BatchNorm. The paper's own noise constants (its App. A) are
-    not reproduced here: ``mean_scale`` and ``std_scale`` are the knobs to set.
-    Works for inputs (N, C), (N, C, L) and (N, C, H, W). The noise stream comes from its
-    own generator seeded with ``seed``, so runs are repeatable and other RNGs are untouched.
+    which is Algorithm 1 as printed. With ``per_sample=False`` every sample of a channel
+    shares one draw (a pure per-step distribution shift). The paper's values of n_mu,
+    n_sigma, r_mu, r_sigma (its App. A) were not found: the defaults here are our choice.
+    In eval mode it is exactly BatchNorm. Works for inputs (N, C), (N, C, L) and
+    (N, C, H, W). The noise stream comes from its own generator seeded with ``seed``, so runs
+    are repeatable and other RNGs are untouched; give each layer its own seed.
     """
 
     def __init__(
         self,
         num_features: int,
-        mean_scale: float = 0.5,
-        std_scale: float = 0.5,
+        n_mu: float = 0.5,
+        n_sigma: float = 1.5,
+        r_mu: float = 0.5,
+        r_sigma: float = 0.5,
         per_sample: bool = True,
         seed: int = 0,
         eps: float = 1e-5,
@@ -46,11 +48,19 @@ class NoisyBatchNorm(_BatchNorm):
         affine: bool = True,
     ) -> None:
         super().__init__(num_features, eps=eps, momentum=momentum, affine=affine)
-        self.mean_scale = mean_scale
-        self.std_scale = std_scale
+        if n_sigma < 1:
+            raise ValueError(f"n_sigma must be >= 1 (sigma ~ U(1, n_sigma)), got {n_sigma}")
+        self.n_mu, self.n_sigma, self.r_mu, self.r_sigma = n_mu, n_sigma, r_mu, r_sigma
         self.per_sample = per_sample
         self.seed = seed
         self._generators: dict[torch.device, torch.Generator] = {}
+
+    @classmethod
+    def of_strength(cls, num_features: int, strength: float, seed: int = 0) -> NoisyBatchNorm:
+        """One knob for all four constants: n_mu = r_mu = r_sigma = strength,
+        n_sigma = 1 + strength (strength 0 is plain BatchNorm)."""
+        return cls(num_features, n_mu=strength, n_sigma=1 + strength, r_mu=strength,
+                   r_sigma=strength, seed=seed)
 
     def _check_input_dim(self, input: Tensor) -> None:
         """Accept any (N, C, *) input: batch statistics are per channel either way."""
@@ -64,24 +74,23 @@ class NoisyBatchNorm(_BatchNorm):
         return self._generators[device]
 
     def forward(self, input: Tensor) -> Tensor:
-        """BatchNorm, then (in training mode only) the per-step multiplicative/additive noise."""
+        """BatchNorm, then (in training mode only) Algorithm 1's per-step noise."""
         y = super().forward(input)
-        if not self.training or (self.mean_scale == 0 and self.std_scale == 0):
+        quiet = self.n_mu == 0 and self.n_sigma == 1 and self.r_mu == 0 and self.r_sigma == 0
+        if not self.training or quiet:
             return y
         g = self._generator(y.device)
         c = y.shape[1]
-        params = torch.rand(4, c, generator=g, device=y.device, dtype=y.dtype)
-        mu_s, mu_m = (2 * params[:2] - 1) * self.mean_scale
-        sd_s, sd_m = params[2:] * self.std_scale
         view = (1, c) + (1,) * (y.dim() - 2)
-        mu_s, mu_m, sd_s, sd_m = (t.view(view) for t in (mu_s, mu_m, sd_s, sd_m))
-        if self.per_sample:
-            z = torch.randn((2, *y.shape), generator=g, device=y.device, dtype=y.dtype)
-            s, m = mu_s + sd_s * z[0], mu_m + sd_m * z[1]
-        else:
-            z = torch.randn((2, c), generator=g, device=y.device, dtype=y.dtype)
-            s, m = mu_s + sd_s * z[0].view(view), mu_m + sd_m * z[1].view(view)
-        return y * (1 + s) + m
+        u = torch.rand(2, c, generator=g, device=y.device, dtype=y.dtype)
+        mu = ((2 * u[0] - 1) * self.n_mu).view(view)
+        sigma = (1 + u[1] * (self.n_sigma - 1)).view(view)
+        shape = y.shape if self.per_sample else view
+        u_m = torch.rand(shape, generator=g, device=y.device, dtype=y.dtype)
+        z_s = torch.randn(shape, generator=g, device=y.device, dtype=y.dtype)
+        m = mu + (2 * u_m - 1) * self.r_mu
+        s = sigma + self.r_sigma * z_s
+        return s * y + m
 
 
 def snapshot_noise(model: nn.Module) -> Callable[[], None]:
@@ -113,11 +122,15 @@ def make_norm(spec: NormSpec, n_features: int, dim: int, seed: int = 0) -> nn.Mo
     "batch" is BatchNorm1d/2d; "layer" is LayerNorm over the features for MLPs and
     GroupNorm(1, C) (normalising over channels and positions) for convs; "noisy_batch" is
     ``NoisyBatchNorm`` with its defaults and the given ``seed``; a callable is called with
-    ``n_features``; None or "none" is the identity.
+    ``n_features``, and also with ``seed=seed`` if it takes a ``seed`` argument (so a layer
+    with its own random stream, like a noisy BatchNorm, gets a different seed per layer);
+    None or "none" is the identity.
     """
     if spec is None or spec == "none":
         return nn.Identity()
     if callable(spec):
+        if "seed" in inspect.signature(spec).parameters:
+            return spec(n_features, seed=seed)
         return spec(n_features)
     if spec == "batch":
         return nn.BatchNorm2d(n_features) if dim == 2 else nn.BatchNorm1d(n_features)

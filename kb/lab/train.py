@@ -207,6 +207,19 @@ def steps_to_target(
     return None
 
 
+def ratio_bound(numerator: str | None, denominator: str | None) -> str | None:
+    """Which bound a ratio a / b is, given a's and b's ("lower", "upper" or None if exact).
+
+    A censored-lower numerator makes a lower bound, a censored-lower denominator an upper
+    bound; both censored the same way leaves no direction (None: report no bound).
+    """
+    flip = {"lower": "upper", "upper": "lower"}
+    from_den = flip[denominator] if denominator else None
+    if numerator and from_den:
+        return numerator if numerator == from_den else None
+    return numerator or from_den
+
+
 def train(
     model: nn.Module,
     data: Dataset,

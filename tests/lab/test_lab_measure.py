@@ -16,8 +16,10 @@ from kb.lab.measure import (
     gradient_correlation,
     gradient_predictiveness,
     gradient_step_probe,
+    input_distribution_shift,
     internal_covariate_shift,
     interpolation_losses,
+    layer_input_moments,
     lesion_blocks,
     nngp_relu_kernel,
     output_statistics_at_init,
@@ -314,3 +316,53 @@ def test_measurements_do_not_perturb_a_noisy_batchnorm_run() -> None:
     top_hessian_eigenvalue(model, "ce", x, y, iters=3)
     assert same_state(model.state_dict(), twin.state_dict())
     assert torch.equal(model(x), twin(x))  # the next noise draw is the one it would have been
+
+
+def test_layer_input_moments_see_the_noise_and_leave_the_run_alone() -> None:
+    """Noisy BN's layer inputs move between two steps' noise draws at the same weights;
+    plain BN's do not; the measurement leaves parameters, statistics and the noise stream
+    untouched (so a measured run stays identical to an unmeasured one)."""
+    data = digits(seed=0)
+    x = data.x_train[:128]
+    for norm, moves in (("batch", False), ("noisy_batch", True)):
+        model = MLP(64, 32, 3, 10, norm=norm, seed=0)
+        twin = MLP(64, 32, 3, 10, norm=norm, seed=0)
+        model.eval()
+        first = layer_input_moments(model, x)
+        assert input_distribution_shift(first, layer_input_moments(model, x)) == 0.0
+        for net in (model, twin):  # one training-mode pass: the next step's noise
+            net.train()
+            net(x)
+        model.eval()
+        second = layer_input_moments(model, x)
+        assert len(first) == 4 and first[1][0].shape == (32,)
+        shift = input_distribution_shift(first, second)
+        assert (shift > 0.05) if moves else (shift < 1e-6)
+        assert not model.training
+        assert same_state(model.state_dict(), twin.state_dict())
+        twin.eval()
+        assert torch.equal(model(x), twin(x))
+
+
+def test_scaled_hessian_eigenvalue_matches_dense_and_ignores_relu_rescaling() -> None:
+    """With scale = |w| the top eigenvalue of D H D matches the dense computation and does
+    not move under Dinh et al.'s (alpha W1, W2 / alpha), while plain lambda_max does."""
+    data = digits(seed=0)
+    x, y = data.x_train[:64].double(), data.y_train[:64]
+    model = MLP(64, 6, 2, 10, seed=0).double()
+    scale = [p.detach().abs() for p in model.parameters()]
+    d = torch.cat([s.reshape(-1) for s in scale])
+    dense = d[:, None] * full_hessian(model, "ce", x, y) * d[None, :]
+    got = top_hessian_eigenvalue(model, "ce", x, y, iters=3000, tol=1e-12, scale=scale)
+    assert math.isclose(got, float(torch.linalg.eigvalsh(dense)[-1]), rel_tol=1e-6)
+    twin = MLP(64, 6, 2, 10, seed=0).double()
+    with torch.no_grad():
+        twin.hidden[0].weight.mul_(5.0)
+        twin.hidden[0].bias.mul_(5.0)
+        twin.hidden[1].weight.div_(5.0)
+    twin_scale = [p.detach().abs() for p in twin.parameters()]
+    rescaled = top_hessian_eigenvalue(twin, "ce", x, y, iters=3000, tol=1e-12, scale=twin_scale)
+    assert math.isclose(rescaled, got, rel_tol=1e-5)
+    plain = top_hessian_eigenvalue(model, "ce", x, y, iters=3000, tol=1e-12)
+    plain_twin = top_hessian_eigenvalue(twin, "ce", x, y, iters=3000, tol=1e-12)
+    assert not math.isclose(plain, plain_twin, rel_tol=0.1)

@@ -183,12 +183,40 @@ def test_noisy_batchnorm() -> None:
     # same seed, same noise stream
     n1, n2 = NoisyBatchNorm(6, seed=3), NoisyBatchNorm(6, seed=3)
     assert torch.equal(n1(x), n2(x))
-    # shared (per-step) noise shifts every sample of a channel identically
+    # shared (per-step) noise: every sample of a channel gets the same affine map s*BN(x) + m
     shared = NoisyBatchNorm(6, per_sample=False, seed=0)
     bn = nn.BatchNorm1d(6)
     y = shared(x)
     ratio = (y - y.mean(dim=(0, 2), keepdim=True)) / (bn(x) - bn(x).mean(dim=(0, 2), keepdim=True))
     assert torch.allclose(ratio, ratio[:1, :, :1].expand_as(ratio), rtol=1e-3, atol=1e-3)
+
+
+def test_noisy_batchnorm_follows_algorithm_1() -> None:
+    """Santurkar et al.'s Alg. 1 with r_mu = r_sigma = 0: per unit y = sigma*BN(x) + mu with
+    mu in [-n_mu, n_mu] and sigma in [1, n_sigma]."""
+    x = torch.randn(64, 200, generator=G)
+    noisy = NoisyBatchNorm(200, n_mu=0.3, n_sigma=2.0, r_mu=0.0, r_sigma=0.0, seed=5)
+    with torch.no_grad():
+        y, z = noisy(x), nn.BatchNorm1d(200)(x)
+    sigma = y.std(dim=0, unbiased=False) / z.std(dim=0, unbiased=False)
+    mu = y.mean(dim=0)
+    assert float(sigma.min()) >= 1 - 1e-4 and float(sigma.max()) <= 2.0 + 1e-4
+    assert float(mu.abs().max()) <= 0.3 + 1e-5
+    assert float(sigma.std()) > 0.1 and float(mu.std()) > 0.05  # drawn per unit
+    with pytest.raises(ValueError):
+        NoisyBatchNorm(4, n_sigma=0.5)
+
+
+def test_callable_norm_gets_a_seed_per_layer() -> None:
+    """A norm callable that takes ``seed`` gets a different one per layer, so each noisy
+    layer draws its own noise (a shared seed made every layer's noise identical)."""
+    model = MLP(8, 16, 3, 2, norm=lambda n, seed: NoisyBatchNorm(n, seed=seed), seed=4)
+    assert [m.seed for m in model.norms] == [4, 5, 6]
+    x = torch.randn(32, 16, generator=G)
+    outs = [norm(x) - nn.functional.batch_norm(x, None, None, training=True) for norm in model.norms]
+    assert not torch.allclose(outs[0], outs[1])
+    plain = MLP(8, 16, 2, 2, norm=lambda n: nn.BatchNorm1d(n), seed=4)  # no seed argument: fine
+    assert isinstance(plain.norms[0], nn.BatchNorm1d)
 
 
 # -------------------------------------------------------------------------- muP / NTK

@@ -152,3 +152,13 @@ def test_cnn1d_learns_mnist1d() -> None:
     data = mnist1d()  # default 4,000 / 1,000 split (generated once, then cached)
     result = train(CNN1d(seed=0), data, steps=600, lr=1e-2, optimizer="adam", batch_size=100)
     assert result.final_test_acc >= 0.8
+
+
+def test_ratio_bound_follows_the_algebra_of_censoring() -> None:
+    from kb.lab.train import ratio_bound
+
+    assert ratio_bound(None, None) is None
+    assert ratio_bound("lower", None) == "lower"
+    assert ratio_bound(None, "lower") == "upper"
+    assert ratio_bound("lower", "upper") == "lower"
+    assert ratio_bound("lower", "lower") is None
