@@ -26,11 +26,12 @@ the same 9 features, so 5,000 steps are enough. Full: the same with 20,000 steps
 instances (still CPU).
 
 Deviations from the paper:
-- The model, the data distribution (0 with probability S, else uniform on [0, 1]) and the
-  importance-weighted squared error follow the paper's description of the toy model
-  [checked: abstract; model form x' = ReLU(W^T W x + b) in paper_facts]. The importance decay
-  (0.7 per feature), the optimiser, learning rate, batch size, step count and the 0.5
-  norm threshold are ours: the paper's values are [not found].
+- The model form x' = ReLU(W^T W x + b) is the paper's [checked: abstract, as recorded in
+  the knowledge base's paper notes]. The data distribution (0 with probability S, else
+  U(0, 1)) and the importance-weighted squared error are the toy model as it is usually
+  described, [not checked] against the paper's text. The importance decay (0.7 per
+  feature), the optimiser, learning rate, batch size, step count and the 0.5 norm
+  threshold are ours: the paper's values are [not found].
 - The reference numbers we know are a third-party replication's, not the paper's: for
   n = 20 -> m = 5 the ReLU model keeps ~13-14 features against 5 for the linear model
   [checked, secondary: huggingface.co/coeiico/sardines-mlp]; at which sparsity is not stated.
