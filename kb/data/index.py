@@ -40,7 +40,8 @@ from kb.data.index_tables import (
     SourceTable,
 )
 from kb.data.tables import TABLES, Rows, flatten
-from kb.formats.records import RUNS_DIR, read_record, read_records
+from kb.formats.files import FileRefused, SafeReader
+from kb.formats.records import MAX_RECORD_BYTES, RUNS_DIR, read_record, read_records
 
 DEFAULT_DATABASE = ".kb/index.sqlite"
 ENV_URL = "KB_DATABASE_URL"
@@ -150,14 +151,15 @@ def _file_hashes(
     gone from `files` are changed too.
     """
     fresh, changed = {}, set(known.keys() - files.keys())
+    reader = SafeReader(root)
     for path, (size, mtime) in files.items():
         old = known.get(path)
         stat = f"{size} {mtime} "
         if old is not None and old.startswith(stat):
             continue
         try:
-            digest = content_hash((root / path).read_bytes())
-        except OSError:  # gone since listed: indexed as absent, as the rows will have it
+            digest = content_hash(reader.read(root / path, MAX_RECORD_BYTES))
+        except (OSError, FileRefused):  # gone since listed, or not readable: absent, as in the rows
             if old is not None:
                 changed.add(path)
             continue

@@ -69,11 +69,15 @@ from pathlib import Path
 from typing import Any
 
 from kb.formats.errors import KbError, Problem
+from kb.formats.files import FileRefused, read_inside
 from kb.formats.schema import DataScale
 
 REQUIRED_SCALES = ("smoke", "full")
 CHECKPOINT_ENV = "KB_CHECKPOINT_DIR"  # set by kb's runner for each seed
 _LITERALS = ("SCALES", "REGIME", "METRICS")
+# A script is meant to be read top to bottom in under ~300 lines (~15 kB); 1 MB is a
+# generated or hostile file, and parsing it would be the slowest part of `kb check`.
+MAX_SCRIPT_BYTES = 1_000_000
 
 RunFn = Callable[[dict[str, Any], int, str], Mapping[str, Any]]
 
@@ -99,12 +103,21 @@ class ExperimentInfo:
         return self.docstring.strip().splitlines()[0] if self.docstring.strip() else self.name
 
 
-def read_experiment(path: Path, shown_as: str) -> ExperimentInfo:
-    """Read SCALES, REGIME and METRICS from a script's source, without importing it."""
+def read_experiment(path: Path, shown_as: str, *, root: Path | None = None) -> ExperimentInfo:
+    """Read SCALES, REGIME and METRICS from a script's source, without importing it.
+
+    Only a regular file of at most MAX_SCRIPT_BYTES inside `root` (default: the script's
+    folder) is read; see kb/formats/files.py.
+    """
     problems: list[Problem] = []
     name = path.stem
     try:
-        tree = ast.parse(path.read_bytes(), filename=shown_as)
+        source = read_inside(path, root if root is not None else path.parent, MAX_SCRIPT_BYTES)
+    except (FileRefused, OSError) as exc:
+        message = exc.message if isinstance(exc, FileRefused) else f"cannot read file: {exc.strerror}"
+        return ExperimentInfo(name, path, "", {}, {}, {}, [Problem(shown_as, 1, 1, "", message)])
+    try:
+        tree = ast.parse(source, filename=shown_as)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", 0) or 0
         column = getattr(exc, "offset", 0) or 0

@@ -23,10 +23,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.formats.errors import KbError, Problem
+from kb.formats.files import FileRefused, SafeReader
 from kb.formats.schema import Prediction
 
 RUNS_DIR = "repro/runs"
 RECORD_VERSION = 1
+# A smoke run's record is a few kB, a full run's with long curves a few MB; 32 MB bounds the
+# memory one hostile or damaged file can take (pydantic holds several times its size).
+MAX_RECORD_BYTES = 32_000_000
+_JSON_POSITION = re.compile(r"at line (\d+) column (\d+)")
 
 
 class Outcome(StrEnum):
@@ -234,17 +239,27 @@ def record_files(root: Path) -> list[str]:
     return [f"{RUNS_DIR}/{folder}/{name}" for folder, name in sorted(found)]
 
 
-def read_record(root: Path, file: str) -> tuple[RunRecord | None, Problem | None]:
-    """One run record (`file` relative to `root`), or the problem that makes it unreadable."""
+def read_record(
+    root: Path, file: str, reader: SafeReader | None = None
+) -> tuple[RunRecord | None, Problem | None]:
+    """One run record (`file` relative to `root`), or the problem that makes it unreadable.
+
+    Only a regular file of at most MAX_RECORD_BYTES inside `root` is read (kb/formats/files.py).
+    """
     try:
-        with open(os.path.join(root, file), "rb") as handle:  # no Path: 100,000 of them add up
-            record = RunRecord.model_validate_json(handle.read())
+        # no Path: 100,000 of them add up
+        raw = (reader or SafeReader(root)).read(os.path.join(root, file), MAX_RECORD_BYTES)
+        record = RunRecord.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return None, Problem(file, 0, 0, where, f"invalid run record: {first['msg']}")
+        found = _JSON_POSITION.search(first["msg"])
+        line, column = (int(found[1]), int(found[2])) if found else (1, 1)
+        return None, Problem(file, line, column, where, f"invalid run record: {first['msg']}")
+    except FileRefused as exc:
+        return None, Problem(file, 1, 1, "", exc.message)
     except OSError as exc:
-        return None, Problem(file, 0, 0, "", f"cannot read run record: {exc.strerror}")
+        return None, Problem(file, 1, 1, "", f"cannot read run record: {exc.strerror}")
     folder, name = file.rsplit("/", 2)[-2:]
     if record.experiment != folder or f"{record.id}.json" != name:
         return None, Problem(file, 0, 0, "id", "record id and experiment must match its path")
@@ -254,8 +269,9 @@ def read_record(root: Path, file: str) -> tuple[RunRecord | None, Problem | None
 def read_records(root: Path) -> tuple[list[RunRecord], list[Problem]]:
     """Every run record, oldest first, and a problem for each unreadable one."""
     records, problems = [], []
+    reader = SafeReader(root)
     for file in record_files(root):
-        record, problem = read_record(root, file)
+        record, problem = read_record(root, file, reader)
         if record is not None:
             records.append(record)
         elif problem is not None:

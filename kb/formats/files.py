@@ -1,0 +1,110 @@
+"""Reading the knowledge base's own files: regular files inside it, never more than a cap.
+
+Claim files, the bibliography, experiment scripts and run records arrive by pull request,
+and git commits symbolic links as they are. So before kb reads one of them it checks that
+
+- the file, with every symbolic link on its way resolved, is inside the knowledge base:
+  a link to `/etc/passwd` or `~/.ssh` must not be parsed, echoed in an error message or
+  published on the site (links that stay inside the repository are fine);
+- it is a regular file: the zero or random device would be read until memory runs out,
+  and opening a FIFO with no writer blocks forever;
+- it holds at most `limit` bytes, counting the bytes actually read (at most limit + 1),
+  since `st_size` says nothing about devices and a file can grow while it is read.
+
+A refusal is a `FileRefused` whose message never names the link's target.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+_CHUNK = 1 << 20  # read in 1 MiB pieces so a short cap never allocates more than it needs
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class FileRefused(Exception):
+    """A file kb will not read; the message says why, without naming where a link points."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SafeReader:
+    """Reads files under one root; remembers the resolved folders, so reading many files in
+    the same folder costs one extra `lstat` each (100,000 run records read in a check)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = os.path.realpath(root)
+        self._prefix = self.root.rstrip(os.sep) + os.sep
+        self._folders: dict[str, str] = {}
+
+    def _resolved(self, path: str) -> str:
+        folder, name = os.path.split(os.path.abspath(path))
+        real_folder = self._folders.get(folder)
+        if real_folder is None:
+            real_folder = self._folders[folder] = os.path.realpath(folder)
+        candidate = os.path.join(real_folder, name)
+        try:
+            if stat.S_ISLNK(os.lstat(candidate).st_mode):
+                return os.path.realpath(candidate)
+        except OSError:
+            pass  # a missing file: os.stat below reports it
+        return candidate
+
+    def inside(self, path: Path | str) -> bool:
+        """Whether `path`, links resolved, is the root or inside it."""
+        real = self._resolved(os.fspath(path))
+        return real == self.root or real.startswith(self._prefix)
+
+    def read(self, path: Path | str, limit: int) -> bytes:
+        """The bytes of `path`, or FileRefused (OSError for a missing or unreadable file)."""
+        real = self._resolved(os.fspath(path))
+        if not (real == self.root or real.startswith(self._prefix)):
+            raise FileRefused(
+                "is a symbolic link to a file outside the knowledge base: kb reads only files inside it"
+            )
+        info = os.stat(real)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused(f"is {_kind(info.st_mode)}, not a regular file")
+        # O_NONBLOCK: should the file have been swapped for a FIFO since the stat, opening
+        # it does not wait for a writer; fstat then refuses it.
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                raise FileRefused(f"is {_kind(opened.st_mode)}, not a regular file")
+            pieces: list[bytes] = []
+            remaining = limit + 1
+            while remaining > 0:
+                piece = os.read(fd, min(_CHUNK, remaining))
+                if not piece:
+                    break
+                pieces.append(piece)
+                remaining -= len(piece)
+        finally:
+            os.close(fd)
+        data = b"".join(pieces)
+        if len(data) > limit:
+            # The size as stat saw it when it is believable; "more than" when the file grew.
+            size = f"{opened.st_size:,}" if opened.st_size > limit else f"more than {limit:,}"
+            raise FileRefused(f"file is {size} bytes; the limit is {limit:,}")
+        return data
+
+
+def read_inside(path: Path | str, root: Path | str, limit: int) -> bytes:
+    """Read one file with the checks in the module docstring (see `SafeReader` for many)."""
+    return SafeReader(root).read(path, limit)
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "a special file")

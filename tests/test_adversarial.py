@@ -1,0 +1,160 @@
+"""A hostile contributor's files and experiments: every case a one-line error or a failed seed.
+
+Each case that could hang or exhaust memory if its defence regressed runs `kb` in a child
+process with an address-space cap and a timeout, so a regression fails the test instead
+of taking the machine with it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import kb_executable
+
+from kb.checking.load import load
+from kb.formats import files
+from kb.formats.files import FileRefused, SafeReader
+
+MEMORY_CAP = 1 << 30  # bytes of address space for a child `kb`: a few times what it needs
+TIMEOUT_S = 60
+
+
+def _limits() -> None:  # runs in the child between fork and exec
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def bounded_kb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`kb ARGS` in a child capped in memory and time; a hang or a runaway read fails."""
+    env = {k: v for k, v in os.environ.items() if k != "KB_ROOT"}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [kb_executable(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        preexec_fn=_limits,
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return [line for line in result.stdout.splitlines() if ": " in line and not line.startswith("checked ")]
+
+
+# --- only regular files inside the knowledge base are read ------------------------------------
+
+
+SPECIALS = ["/dev/zero", "/dev/urandom"]
+
+
+@pytest.mark.parametrize("target", SPECIALS)
+@pytest.mark.parametrize(
+    "file",
+    ["claims/demo/evil.yaml", "claims/references.bib", "repro/evil.py", "repro/runs/demo_experiment/x.json"],
+)
+def test_a_link_to_a_device_is_a_located_error(base_kb: Path, file: str, target: str) -> None:
+    path = base_kb / file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.symlink_to(target)
+    result = bounded_kb("check", cwd=base_kb)
+    assert result.returncode == 1
+    if file.startswith("repro/runs/"):  # run records are checked too, one line each
+        assert f"{file}:1:1: " in result.stdout
+        return
+    (line,) = [x for x in error_lines(result) if x.startswith(file)]
+    assert line == f"{file}:1:1: is a symbolic link to a file outside the knowledge base: kb reads only files inside it"
+
+
+@pytest.mark.parametrize(("device", "kind"), [("/dev/zero", "character device"), ("/dev/urandom", "character device")])
+def test_a_device_inside_the_root_is_refused_by_its_type(device: str, kind: str) -> None:
+    # A knowledge base whose root holds a device (here: the whole file system) must still
+    # never read it: the type is checked before a byte is read.
+    with pytest.raises(FileRefused, match=f"is a {kind}, not a regular file"):
+        SafeReader("/").read(device, 1_000)
+
+
+@pytest.mark.parametrize(
+    "file", ["claims/demo/pipe.yaml", "claims/references.bib", "repro/pipe.py"]
+)
+def test_a_fifo_is_a_located_error_not_a_hang(base_kb: Path, file: str) -> None:
+    path = base_kb / file
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    result = bounded_kb("check", cwd=base_kb)
+    (line,) = [x for x in error_lines(result) if x.startswith(file)]
+    assert line == f"{file}:1:1: is a FIFO (named pipe), not a regular file"
+
+
+def test_a_link_out_of_the_repository_is_never_read_or_echoed(
+    base_kb: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "outside" / "secret.yaml"
+    secret.parent.mkdir()
+    secret.write_text("id: TOP-SECRET-VALUE\ntopic: [TOP-SECRET-VALUE]\n")
+    (base_kb / "claims" / "demo" / "leak.yaml").symlink_to(secret)
+    (base_kb / "claims" / "elsewhere").symlink_to(secret.parent, target_is_directory=True)
+    result = bounded_kb("check", cwd=base_kb)
+    assert "TOP-SECRET" not in result.stdout + result.stderr
+    assert str(secret.parent) not in result.stdout + result.stderr
+    (line,) = [x for x in error_lines(result) if "leak" in x]
+    assert line.startswith("claims/demo/leak.yaml:1:1: is a symbolic link to a file outside")
+    kb = load(base_kb)
+    assert "leak" not in kb.claims and all("SECRET" not in p.message for p in kb.problems)
+
+
+def test_a_link_that_stays_inside_the_repository_is_read(base_kb: Path) -> None:
+    original = (base_kb / "claims" / "demo" / "fast-training.yaml").read_text()
+    shared = base_kb / "shared" / "fast-training.yaml"
+    shared.parent.mkdir()
+    shared.write_text(original)
+    claim = base_kb / "claims" / "demo" / "fast-training.yaml"
+    claim.unlink()
+    claim.symlink_to(Path("..", "..", "shared", "fast-training.yaml"))
+    kb = load(base_kb)
+    assert kb.errors == [] and "fast-training" in kb.claims
+
+
+def test_the_cap_counts_bytes_read_not_st_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"x" * 5_000_000)
+    read_total = 0
+    real_read = os.read
+
+    def counting_read(fd: int, n: int) -> bytes:
+        nonlocal read_total
+        data = real_read(fd, n)
+        read_total += len(data)
+        return data
+
+    monkeypatch.setattr(files.os, "read", counting_read)
+    with pytest.raises(FileRefused, match="5,000,000 bytes; the limit is 1,000"):
+        SafeReader(tmp_path).read(big, 1_000)
+    assert read_total == 1_001
+
+
+def test_a_huge_claim_file_error_is_located(base_kb: Path) -> None:
+    path = base_kb / "claims" / "demo" / "huge.yaml"
+    path.write_bytes(b"id: huge\nsummary: " + b"x" * 12_000_000 + b"\n")
+    result = bounded_kb("check", cwd=base_kb)
+    (line,) = [x for x in error_lines(result) if "huge" in x]
+    assert line == "claims/demo/huge.yaml:1:1: file is 12,000,019 bytes; the limit is 1,000,000"
+
+
+def test_references_have_a_size_cap(base_kb: Path) -> None:
+    bib = base_kb / "claims" / "references.bib"
+    entry = "@misc{k%d, title={T}, author={A, B}, year={2020}, url={https://example.org}}\n"
+    with bib.open("a") as handle:
+        for i in range(30_000):  # ~2.3 MB
+            handle.write(entry % i)
+    result = bounded_kb("check", cwd=base_kb)
+    (line,) = [x for x in error_lines(result) if x.startswith("claims/references.bib")]
+    assert line.startswith("claims/references.bib:1:1: file is ") and "the limit is 2,000,000" in line
