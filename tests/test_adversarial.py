@@ -158,3 +158,44 @@ def test_references_have_a_size_cap(base_kb: Path) -> None:
     result = bounded_kb("check", cwd=base_kb)
     (line,) = [x for x in error_lines(result) if x.startswith("claims/references.bib")]
     assert line.startswith("claims/references.bib:1:1: file is ") and "the limit is 2,000,000" in line
+
+
+# --- kb index --sql only reads -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE predictions",
+        "DELETE FROM claims",
+        "INSERT INTO claims (id) VALUES ('x')",
+        "PRAGMA query_only = OFF",
+        "CREATE TEMP TABLE t (x)",
+        "ATTACH DATABASE '{outside}' AS evil",
+        "ATTACH DATABASE 'file:{outside}?mode=rwc' AS evil",
+        "SELECT * FROM no_such_table",
+        "SELEC 1",
+    ],
+)
+def test_index_sql_is_read_only_and_errors_are_one_line(
+    base_kb: Path, tmp_path: Path, sql: str
+) -> None:
+    outside = tmp_path / "created-by-attach.sqlite"
+    count = "select count(*) as n from claims"
+    assert '"n": 1' in bounded_kb("index", "--sql", count, cwd=base_kb).stdout
+    result = bounded_kb("index", "--sql", sql.format(outside=outside), cwd=base_kb)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "SQL error" in line
+    assert not outside.exists()
+    assert '"n": 1' in bounded_kb("index", "--sql", count, cwd=base_kb).stdout
+
+
+def test_index_sql_still_reads(base_kb: Path) -> None:
+    result = bounded_kb(
+        "index", "--sql", "with recursive n(i) as (select 1 union all select i + 1 from n where i < 3) "
+        "select count(*) as c, max(length(id)) as m from claims, n", cwd=base_kb
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"c": 3' in result.stdout
