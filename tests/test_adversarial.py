@@ -199,3 +199,78 @@ def test_index_sql_still_reads(base_kb: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert '"c": 3' in result.stdout
+
+
+# --- strict numbers: metrics, curves, bounds -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [
+        ({"metrics": {"ratio": "1.5"}}, "metric 'ratio' is not a number: '1.5' (str)"),
+        ({"metrics": {"ratio": True}}, "metric 'ratio' is not a number: True (bool)"),
+        ({"metrics": {"ratio": None}}, "metric 'ratio' is not a number"),
+        ({"metrics": {"ratio": 1.0}, "curves": {"c": {"x": [0, 1], "y": [0.5, float("nan")]}}}, "curve 'c' y[1] is not finite"),
+        ({"metrics": {"ratio": 1.0}, "curves": {"c": {"x": [0, float("inf")], "y": [0, 1]}}}, "curve 'c' x[1] is not finite"),
+        ({"metrics": {"ratio": 1.0}, "curves": {"c": {"x": [0, 1], "y": ["0", "1"]}}}, "curve 'c' y[0] is not a number"),
+        ({"metrics": {"ratio": 1.0}, "curves": {"c": {"x": "ab", "y": "cd"}}}, "curve 'c' must be"),
+        ({"metrics": {"ratio": 1.0}, "curves": [1, 2]}, "'curves' must be a mapping"),
+    ],
+)
+def test_metrics_and_curves_are_finite_numbers(result: dict[str, object], message: str) -> None:
+    from kb.formats.experiment import ExperimentError, check_result
+
+    with pytest.raises(ExperimentError) as caught:
+        check_result(result, {"ratio": "a number"})
+    assert message in caught.value.message
+
+
+def test_numbers_of_every_numeric_type_are_accepted() -> None:
+    from fractions import Fraction
+
+    import numpy as np
+
+    from kb.formats.experiment import check_result
+
+    metrics, curves = check_result(
+        {"metrics": {"a": 1, "b": np.float32(0.5), "c": Fraction(1, 4)}, "curves": {"k": {"x": (0, 1), "y": [np.int64(2), 3.0]}}},
+        {"a": "", "b": "", "c": ""},
+    )
+    assert metrics == {"a": 1.0, "b": 0.5, "c": 0.25} and curves == {"k": {"x": [0.0, 1.0], "y": [2.0, 3.0]}}
+
+
+@pytest.mark.parametrize("text", ['"1.5"', "true", "NaN", "Infinity", "1e999"])
+def test_a_run_record_with_a_non_number_metric_is_invalid(text: str) -> None:
+    from pydantic import ValidationError
+
+    from kb.formats.records import SeedResult
+
+    with pytest.raises(ValidationError):
+        SeedResult.model_validate_json(f'{{"seed": 0, "key": "k", "outcome": "ok", "metrics": {{"m": {text}}}}}')
+    with pytest.raises(ValidationError):
+        SeedResult.model_validate_json(
+            f'{{"seed": 0, "key": "k", "outcome": "ok", "curves": {{"c": {{"x": [0], "y": [{text}]}}}}}}'
+        )
+
+
+@pytest.mark.parametrize("text", ["> 1e999", "< -1e999", "between 0 1e400", "≈ 1 ± 1e999", ">= 1e-999"])
+def test_expectations_need_finite_bounds(text: str) -> None:
+    from kb.formats.expectation import Expectation
+
+    with pytest.raises(ValueError, match="out of range"):
+        Expectation.parse(text)
+
+
+def test_a_seed_returning_nan_in_a_curve_fails_and_the_record_is_valid_json(base_kb: Path) -> None:
+    import json
+
+    script = (base_kb / "repro" / "demo_experiment.py").read_text()
+    (base_kb / "repro" / "demo_experiment.py").write_text(
+        script.replace('"y": [0.0, value]', '"y": [float("nan"), value]')
+    )
+    result = bounded_kb("run", "demo_experiment", "--seeds", "1", "--device", "cpu", cwd=base_kb)
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    (record,) = (base_kb / "repro" / "runs" / "demo_experiment").glob("*.json")
+    data = json.loads(record.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in a record"))
+    (seed,) = data["results"]
+    assert seed["outcome"] == "failed" and "curve 'trace' y[0] is not finite" in seed["reason"]

@@ -63,6 +63,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,28 +238,40 @@ def check_result(
     for name, value in raw.items():
         if name not in metrics:
             raise ExperimentError(f"metric '{name}' is not declared in METRICS")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ExperimentError(f"metric '{name}' is not a number: {value!r}") from None
-        if not math.isfinite(number):
-            raise ExperimentError(f"metric '{name}' is not finite: {number}")
-        values[name] = number
+        values[name] = _finite(value, f"metric '{name}'")
     curves: dict[str, dict[str, list[float]]] = {}
-    for name, curve in (result.get("curves") or {}).items():
+    raw_curves = result.get("curves") or {}
+    if not isinstance(raw_curves, Mapping):
+        raise ExperimentError("'curves' must be a mapping of names to {'x': [...], 'y': [...]}")
+    for name, curve in raw_curves.items():
         if (
             not isinstance(curve, Mapping)
             or set(curve) != {"x", "y"}
+            or not all(isinstance(curve[axis], list | tuple) for axis in ("x", "y"))
             or len(curve["x"]) != len(curve["y"])
         ):
             raise ExperimentError(
                 f"curve '{name}' must be {{'x': [...], 'y': [...]}} of equal length"
             )
         curves[str(name)] = {
-            "x": [float(v) for v in curve["x"]],
-            "y": [float(v) for v in curve["y"]],
+            axis: [_finite(v, f"curve '{name}' {axis}[{i}]") for i, v in enumerate(curve[axis])]
+            for axis in ("x", "y")
         }
     return values, curves
+
+
+def _finite(value: Any, what: str) -> float:
+    """A reported number as a float: ints, floats and numpy's numbers, never text or a bool
+    (`'1.5'` or `True` is a bug in the script, not a measurement), never NaN or infinity
+    (JSON cannot hold them: a record with one would not be read back)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ExperimentError(f"{what} is not a number: {shown} ({type(value).__name__})")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ExperimentError(f"{what} is not finite: {number}")
+    return number
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

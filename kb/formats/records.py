@@ -18,7 +18,7 @@ import secrets
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +46,10 @@ class RunOutcome(StrEnum):
     interrupted = "interrupted"  # stopped by the user; finished seeds are kept
 
 
+# A measurement: a JSON number, never text or a bool, never NaN or infinity.
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,8 +60,8 @@ class SeedResult(Record):
         description="sha256 of (script hash, config, seed): equal keys are the same computation."
     )
     outcome: Outcome
-    metrics: dict[str, float] = Field(default_factory=dict)
-    curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
+    metrics: dict[str, FiniteFloat] = Field(default_factory=dict)
+    curves: dict[str, dict[str, list[FiniteFloat]]] = Field(default_factory=dict)
     wall_s: float = 0.0
     device: str | None = Field(None, description="Device the seed ran on, e.g. cpu or cuda:0.")
     gpu: str | None = Field(None, description="GPU model, when it ran on one.")
