@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         import resource
 
         cap = args.memory_mb * 1024 * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:  # kb itself runs under a lower cap: keep that one
+            cap = min(cap, hard)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     try:
         outcome = run_one(args.script, json.loads(args.config), args.seed, args.device)
