@@ -274,3 +274,59 @@ def test_a_seed_returning_nan_in_a_curve_fails_and_the_record_is_valid_json(base
     data = json.loads(record.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in a record"))
     (seed,) = data["results"]
     assert seed["outcome"] == "failed" and "curve 'trace' y[0] is not finite" in seed["reason"]
+
+
+# --- files kb writes respect the umask ----------------------------------------------------------
+
+
+def test_written_files_respect_the_umask(base_kb: Path) -> None:
+    import stat
+
+    claim = base_kb / "claims" / "demo" / "fast-training.yaml"
+    claim.chmod(0o640)  # a rewritten file keeps its own mode
+    env = {k: v for k, v in os.environ.items() if k != "KB_ROOT"}
+
+    def umask_002() -> None:
+        _limits()
+        os.umask(0o002)
+
+    result = subprocess.run(
+        [kb_executable(), "run", "demo_experiment", "--seeds", "2", "--device", "cpu"],
+        cwd=base_kb, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, preexec_fn=umask_002,
+    )
+    assert result.returncode == 0, result.stderr
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    (record,) = (base_kb / "repro" / "runs" / "demo_experiment").glob("*.json")
+    seeds = list((base_kb / ".kb" / "seeds").rglob("*.json"))
+    assert mode(record) == 0o664 and seeds and {mode(p) for p in seeds} == {0o664}
+    assert "status:" in claim.read_text() and mode(claim) == 0o640
+
+
+def test_atomic_write_uses_the_umask_and_keeps_an_existing_mode(tmp_path: Path) -> None:
+    import stat
+
+    from kb.formats.files import umask
+    from kb.formats.records import atomic_write
+
+    fresh, kept = tmp_path / "fresh.json", tmp_path / "kept.json"
+    kept.write_text("old")
+    kept.chmod(0o604)
+    atomic_write(fresh, "{}")
+    atomic_write(kept, "new")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o604 and kept.read_text() == "new"
+
+
+def test_an_export_folder_gets_the_umask_mode(tmp_path: Path) -> None:
+    import stat
+
+    from kb.data.export import staged
+    from kb.formats.files import umask
+
+    output = tmp_path / "export"
+    with staged(output) as stage:
+        (stage / "claims.csv").write_text("id\n")
+    assert stat.S_IMODE(output.stat().st_mode) == 0o777 & ~umask()

@@ -12,12 +12,18 @@ and git commits symbolic links as they are. So before kb reads one of them it ch
   since `st_size` says nothing about devices and a file can grow while it is read.
 
 A refusal is a `FileRefused` whose message never names the link's target.
+
+Files kb writes get the permissions the user's umask gives a new file (`new_file_mode`):
+`tempfile` makes its files 0600 and its folders 0700, which is right for secrets and
+wrong for run records, claims and exports that a group or a web server reads.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
+import threading
 from pathlib import Path
 
 _CHUNK = 1 << 20  # read in 1 MiB pieces so a short cap never allocates more than it needs
@@ -108,3 +114,33 @@ def read_inside(path: Path | str, root: Path | str, limit: int) -> bytes:
 
 def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "a special file")
+
+
+@functools.cache
+def umask() -> int:
+    """The process's umask. Linux shows it in /proc (reading it leaves it alone); elsewhere
+    it can only be read by setting it, under a lock so no thread creates a file meanwhile."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def new_file_mode() -> int:
+    """Permissions of a file created by open(): 0666 less the umask."""
+    return 0o666 & ~umask()
+
+
+def new_folder_mode() -> int:
+    """Permissions of a folder created by mkdir(): 0777 less the umask."""
+    return 0o777 & ~umask()

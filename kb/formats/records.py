@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 from enum import StrEnum
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.formats.errors import KbError, Problem
-from kb.formats.files import FileRefused, SafeReader
+from kb.formats.files import FileRefused, SafeReader, new_file_mode
 from kb.formats.schema import Prediction
 
 RUNS_DIR = "repro/runs"
@@ -180,6 +181,13 @@ def atomic_write(path: Path, content: str | bytes, *, durable: bool = True) -> N
     data = content.encode("utf-8") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0600: give it the mode of the file it replaces, or the
+        # one the umask gives a new file, as a plain write would.
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            mode = new_file_mode()
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:
