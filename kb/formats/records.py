@@ -127,7 +127,9 @@ class RunRecord(Record):
     hardware: Hardware
     started: dt.datetime
     finished: dt.datetime
-    wall_s: float = Field(description="Wall time of the kb run invocation that made it (runs made together share it).")
+    wall_s: float = Field(
+        description="Seconds of wall time of this run's newly computed seeds, summed (reused seeds count nothing)."
+    )
     command: str
     executor: ExecutorInfo | None = Field(
         None, description="Where the seeds ran, when not in local processes (optional, added later)."
