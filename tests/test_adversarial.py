@@ -330,3 +330,113 @@ def test_an_export_folder_gets_the_umask_mode(tmp_path: Path) -> None:
     with staged(output) as stage:
         (stage / "claims.csv").write_text("id\n")
     assert stat.S_IMODE(output.stat().st_mode) == 0o777 & ~umask()
+
+
+# --- seeds run fenced: scratch folder, whole process tree killed, tracked files checked --------
+
+
+SANDBOX_HEADER = '''"""A test experiment."""
+import os, subprocess, sys, time
+from pathlib import Path
+SCALES = {"smoke": {"x": 1.0, "corpus": "repro/corpus.txt"}, "full": {"x": 2.0, "corpus": "repro/corpus.txt"}}
+REGIME = {"smoke": {"data_scale": "toy"}, "full": {"data_scale": "small"}}
+METRICS = {"ratio": "a number"}
+ROOT = Path(__file__).resolve().parents[1]
+'''
+
+SANDBOX_BODIES = {
+    "writes_cwd": (
+        "def run(config, seed, device):\n"
+        "    Path('scribble.txt').write_text(os.getcwd())\n"
+        "    assert Path(config['corpus']).read_text() == 'words'\n"
+        "    return {'metrics': {'ratio': float(os.getcwd() != str(ROOT))}}\n"
+    ),
+    "edits_claim": (
+        "def run(config, seed, device):\n"
+        "    with open(ROOT / 'claims' / 'demo' / 'fast-training.yaml', 'a') as f:\n"
+        "        f.write('# edited by an experiment\\n')\n"
+        "    return {'metrics': {'ratio': 1.0}}\n"
+    ),
+    "detaches": (
+        "def run(config, seed, device):\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'],\n"
+        "                             start_new_session=True)\n"
+        "    (ROOT / '.kb').mkdir(exist_ok=True)\n"
+        "    (ROOT / '.kb' / f'detached-{seed}.pid').write_text(str(child.pid))\n"
+        "    return {'metrics': {'ratio': 1.0}}\n"
+    ),
+    "imports_torch": (
+        "def run(config, seed, device):\n"
+        "    import torch\n"
+        "    return {'metrics': {'ratio': float(torch.ones(1).sum())}}\n"
+    ),
+    "allocates": (
+        "def run(config, seed, device):\n"
+        "    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n"
+    ),
+}
+
+
+@pytest.fixture
+def git_lab(base_kb: Path) -> Path:
+    for name, body in SANDBOX_BODIES.items():
+        (base_kb / "repro" / f"{name}.py").write_text(SANDBOX_HEADER + body)
+    (base_kb / "repro" / "corpus.txt").write_text("words")
+    (base_kb / ".gitignore").write_text("/.kb/\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=base_kb, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=base_kb, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=base_kb, check=True)
+    return base_kb
+
+
+def _seed_results(root: Path, name: str) -> list[dict[str, object]]:
+    import json
+
+    (record,) = (root / "repro" / "runs" / name).glob("*.json")
+    return list(json.loads(record.read_text())["results"])
+
+
+def test_a_seed_runs_in_a_scratch_folder(git_lab: Path) -> None:
+    result = bounded_kb("run", "writes_cwd", "--seeds", "1", "--device", "cpu", cwd=git_lab)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (seed,) = _seed_results(git_lab, "writes_cwd")
+    assert seed["outcome"] == "ok" and seed["metrics"] == {"ratio": 1.0}, seed
+    assert not list(git_lab.rglob("scribble.txt"))
+
+
+def test_a_seed_that_edits_tracked_files_fails_naming_them(git_lab: Path) -> None:
+    result = bounded_kb("run", "edits_claim", "--seeds", "1", "--device", "cpu", cwd=git_lab)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (seed,) = _seed_results(git_lab, "edits_claim")
+    assert seed["outcome"] == "failed"
+    assert "tracked files in the repository changed while the seed ran: claims/demo/fast-training.yaml" in str(seed["reason"])
+
+
+def test_a_detached_grandchild_does_not_outlive_the_run(git_lab: Path) -> None:
+    result = bounded_kb("run", "detaches", "--seeds", "2", "--device", "cpu", cwd=git_lab)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pids = [int(p.read_text()) for p in (git_lab / ".kb").glob("detached-*.pid")]
+    assert len(pids) == 2
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert state == "Z", f"process {pid} outlived the run"  # a zombie is already dead
+
+
+def test_out_of_memory_names_the_limit(git_lab: Path) -> None:
+    result = bounded_kb("run", "allocates", "--seeds", "1", "--device", "cpu", "--memory", "300", cwd=git_lab)
+    assert result.returncode == 1
+    (seed,) = _seed_results(git_lab, "allocates")
+    assert str(seed["reason"]).startswith("out of memory (limit 300 MiB)")
+
+
+def test_importing_torch_under_a_low_cap_is_out_of_memory_not_a_crash(git_lab: Path) -> None:
+    pytest.importorskip("torch")
+    result = bounded_kb("run", "imports_torch", "--seeds", "1", "--device", "cpu", "--memory", "256", cwd=git_lab)
+    assert result.returncode == 1
+    (seed,) = _seed_results(git_lab, "imports_torch")
+    assert str(seed["reason"]).startswith("out of memory (limit 256 MiB)"), seed["reason"]
