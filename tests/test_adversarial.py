@@ -440,3 +440,19 @@ def test_importing_torch_under_a_low_cap_is_out_of_memory_not_a_crash(git_lab: P
     assert result.returncode == 1
     (seed,) = _seed_results(git_lab, "imports_torch")
     assert str(seed["reason"]).startswith("out of memory (limit 256 MiB)"), seed["reason"]
+
+
+# --- --root is validated -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command", [["check"], ["list"], ["run", "demo_experiment", "--dry-run"], ["jobs"], ["site", "build"]]
+)
+def test_root_must_be_a_knowledge_base(tmp_path: Path, command: list[str]) -> None:
+    missing = bounded_kb(*command, "--root", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip() == f"error: --root {tmp_path / 'nowhere'}: no such folder"
+    (tmp_path / "empty").mkdir()
+    empty = bounded_kb(*command, "--root", str(tmp_path / "empty"), cwd=tmp_path)
+    assert empty.returncode == 1 and "references file is missing" not in empty.stdout
+    assert "not a knowledge base (it has no 'claims/' folder)" in empty.stderr

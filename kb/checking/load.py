@@ -47,6 +47,17 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+def given_root(root: Path) -> Path:
+    """A root named by the user (`--root`): it must exist and hold `claims/`."""
+    if not root.is_dir():
+        raise NotAKnowledgeBase(f"--root {root}: no such folder")
+    if not (root / CLAIMS_DIR).is_dir():
+        raise NotAKnowledgeBase(
+            f"--root {root}: not a knowledge base (it has no '{CLAIMS_DIR}/' folder)"
+        )
+    return root
+
+
 def claim_files(root: Path) -> Iterator[Path]:
     yield from sorted((root / CLAIMS_DIR).rglob("*.y*ml"))
 
