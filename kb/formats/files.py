@@ -54,32 +54,36 @@ class SafeReader:
         self._prefix = self.root.rstrip(os.sep) + os.sep
         self._folders: dict[str, str] = {}
 
-    def _resolved(self, path: str) -> str:
+    def _resolved(self, path: str) -> tuple[str, os.stat_result | None]:
+        """The path with links resolved, and its lstat when that already is the file's own
+        stat (not a link), which spares a second system call per file."""
         folder, name = os.path.split(os.path.abspath(path))
         real_folder = self._folders.get(folder)
         if real_folder is None:
             real_folder = self._folders[folder] = os.path.realpath(folder)
         candidate = os.path.join(real_folder, name)
         try:
-            if stat.S_ISLNK(os.lstat(candidate).st_mode):
-                return os.path.realpath(candidate)
+            info = os.lstat(candidate)
         except OSError:
-            pass  # a missing file: os.stat below reports it
-        return candidate
+            return candidate, None  # a missing file: os.stat reports it
+        if stat.S_ISLNK(info.st_mode):
+            return os.path.realpath(candidate), None
+        return candidate, info
 
     def inside(self, path: Path | str) -> bool:
         """Whether `path`, links resolved, is the root or inside it."""
-        real = self._resolved(os.fspath(path))
+        real, _ = self._resolved(os.fspath(path))
         return real == self.root or real.startswith(self._prefix)
 
     def read(self, path: Path | str, limit: int) -> bytes:
         """The bytes of `path`, or FileRefused (OSError for a missing or unreadable file)."""
-        real = self._resolved(os.fspath(path))
+        real, info = self._resolved(os.fspath(path))
         if not (real == self.root or real.startswith(self._prefix)):
             raise FileRefused(
                 "is a symbolic link to a file outside the knowledge base: kb reads only files inside it"
             )
-        info = os.stat(real)
+        if info is None:
+            info = os.stat(real)
         if not stat.S_ISREG(info.st_mode):
             raise FileRefused(f"is {_kind(info.st_mode)}, not a regular file")
         # O_NONBLOCK: should the file have been swapped for a FIFO since the stat, opening
