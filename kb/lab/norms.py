@@ -13,7 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-NormSpec = str | Callable[[int], nn.Module] | None
+# A name, or a callable taking the feature count (and, if it accepts one, a per-layer `seed=`).
+NormSpec = str | Callable[..., nn.Module] | None
 
 
 class NoisyBatchNorm(_BatchNorm):
