@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from kb.render.base import _STATUS_STYLE, _interval, _label, _widths, safe, stderr, stdout
+from kb.render.base import (
+    _STATUS_STYLE,
+    _interval,
+    _label,
+    _widths,
+    fit_widths,
+    safe,
+    stderr,
+    stdout,
+)
 
 if TYPE_CHECKING:
     from kb.checking.knowledge import KnowledgeBase
@@ -173,7 +182,6 @@ def status_table(
         same = before is not None and (before.value, before.certainty) == (st.value, st.certainty)
         moved = "new" if before is None else ("" if same else f"was {_label(before)}")
         rows.append((cid, st, moved))
-    table = Table(header_style="bold", box=None, pad_edge=False)
     widths = _widths(
         rows,
         claim=lambda r: r[0],
@@ -182,11 +190,18 @@ def status_table(
         basis=lambda r: r[1].basis,
         since_commit=lambda r: r[2],
     )
-    for column, width in widths.items():
-        table.add_column(column.replace("_", " "), no_wrap=True, min_width=width)
-    wide = stdout.width >= 120  # the reason needs room; `kb show` prints it whole anyway
-    if wide:
-        table.add_column("reason", overflow="ellipsis", no_wrap=True, min_width=20)
+    reason = max([len("reason"), *(len(r[1].reason) for r in rows)])
+    # The status is always shown; the reason takes the room left (`kb show` prints it whole).
+    fixed, reason_width = fit_widths(
+        widths, reason, stdout.width, prose_min=20, drop=("basis", "since_commit"), fold="claim"
+    )
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column, width in fixed.items():
+        table.add_column(
+            column.replace("_", " "), overflow="fold", width=width, no_wrap=column != "claim"
+        )
+    if reason_width:
+        table.add_column("reason", overflow="ellipsis", no_wrap=True, width=reason_width)
     for cid, st, moved in rows:
         cells = [
             safe(cid),
@@ -196,7 +211,8 @@ def status_table(
             safe(moved, "yellow"),
             safe(st.reason),
         ]
-        table.add_row(*(cells if wide else cells[:-1]))
+        shown = dict(zip([*widths, "reason"], cells, strict=True))
+        table.add_row(*(shown[c] for c in fixed), *([shown["reason"]] if reason_width else []))
     stdout.print(table)
 
 
