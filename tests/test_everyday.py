@@ -3,7 +3,9 @@ without a terminal, machine-readable output, hints for mistyped filters, where e
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,3 +80,52 @@ def test_status_always_shows_the_status(repo_copy: Path, columns: str | None) ->
     rows = [x.split() for x in lines[1:] if x.split() and x.split()[0] in ids]
     assert len(rows) == len(ids)
     assert all(r[1] in ("supported", "refuted", "contested", "untested") for r in rows)
+
+
+# --- kb run --dry-run tells what a real run does; --rerun; progress without a terminal ---
+
+
+def runs_of(root: Path) -> list[Path]:
+    return sorted((root / "repro/runs").glob("*/*.json"))
+
+
+def test_dry_run_reports_what_a_real_run_computes_and_reuses(base_kb: Path) -> None:
+    first = run_kb("run", "demo_experiment", "--seeds", "2", "--device", "cpu", cwd=base_kb)
+    assert first.returncode == 0, first.stderr
+
+    same = run_kb("run", "demo_experiment", "--seeds", "2", "--dry-run", cwd=base_kb)
+    assert same.returncode == 0, same.stderr
+    assert "compute 0 seeds, reuse 2 seeds (0, 1)" in same.stdout
+    assert "nothing new to run" in same.stdout
+    real = run_kb("run", "demo_experiment", "--seeds", "2", "--device", "cpu", cwd=base_kb)
+    assert "nothing new to run" in real.stdout and len(runs_of(base_kb)) == 1
+
+    more = run_kb("run", "demo_experiment", "--seeds", "4", "--dry-run", "-j", "2", cwd=base_kb)
+    assert "compute 2 seeds (2, 3), reuse 2 seeds (0, 1)" in more.stdout
+    # The expected time comes from the seeds' wall times in the earlier record.
+    assert "per seed, median of earlier records" in more.stdout
+    assert "would compute 2 seed(s); about" in more.stdout
+    assert len(runs_of(base_kb)) == 1  # a dry run runs nothing
+
+
+def test_dry_run_of_an_experiment_never_run(base_kb: Path) -> None:
+    result = run_kb("run", "demo_experiment", "--seeds", "3", "--dry-run", cwd=base_kb)
+    assert "compute 3 seeds (0-2), reuse 0 seeds" in result.stdout
+    assert "time unknown: no earlier record" in result.stdout
+
+
+def test_rerun_recomputes_known_seeds(base_kb: Path) -> None:
+    assert (
+        run_kb("run", "demo_experiment", "--seeds", "2", "--device", "cpu", cwd=base_kb).returncode
+        == 0
+    )
+    dry = run_kb("run", "demo_experiment", "--seeds", "2", "--rerun", "--dry-run", cwd=base_kb)
+    assert "compute 2 seeds (0, 1), reuse 0 seeds" in dry.stdout
+    again = run_kb(
+        "run", "demo_experiment", "--seeds", "2", "--rerun", "--device", "cpu", cwd=base_kb
+    )
+    assert again.returncode == 0, again.stderr
+    records = runs_of(base_kb)
+    assert len(records) == 2
+    newest = json.loads(records[-1].read_text())
+    assert [r["reused"] for r in newest["results"]] == [False, False]

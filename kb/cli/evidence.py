@@ -50,7 +50,18 @@ def run(
         typer.Option("--set", metavar="KEY=VALUE", help="Override a config value (repeatable)."),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would run, run nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the seeds a real run would compute and reuse, and how long it should "
+            "take (from earlier records); run nothing.",
+        ),
+    ] = False,
+    rerun: Annotated[
+        bool,
+        typer.Option(
+            "--rerun", help="Compute every seed again, even those already recorded or cached."
+        ),
     ] = False,
     changed_since: Annotated[
         str | None,
@@ -121,9 +132,15 @@ def run(
         scale=scale.value,
         seeds=seeds,
         overrides=overrides or [],
+        rerun=rerun,
     )
     if dry_run:
-        render.plans(plans)
+        from kb.formats.records import read_records
+        from kb.running.batch import prepare
+
+        todo = prepare(plans, kb.root, plan.Silent()).todo  # what a real run decides
+        previews = plan.preview(plans, todo, read_records(kb.root)[0], jobs)
+        render.plans(previews, jobs)
         return
     options = plan.RunOptions(
         device=device,

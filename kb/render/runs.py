@@ -25,26 +25,58 @@ if TYPE_CHECKING:
     from kb.formats.records import SeedResult
     from kb.formats.schema import Status
     from kb.running.changes import TouchedExperiment
+    from kb.running.plan import Preview
     from kb.running.runner import RunPlan, RunReport
     from kb.running.verify import VerifyReport
 
 
-def plans(planned: Sequence[RunPlan]) -> None:
-    table = Table(
-        header_style="bold", box=None, pad_edge=False, title="Would run", title_justify="left"
-    )
-    for column in ("experiment", "scale", "seeds", "serves predictions", "config"):
-        table.add_column(column)
-    for p in planned:
-        served = ", ".join(f"{r.claim}/{r.prediction}" for r in p.predictions) or "(none yet)"
-        table.add_row(
-            safe(p.experiment.name),
-            safe(p.scale),
-            safe(len(p.seeds)),
-            safe(served),
-            safe(json.dumps(p.config)),
+def plans(previews: Sequence[Preview], jobs: int) -> None:
+    """`kb run --dry-run`: per experiment, the seeds to compute and reuse, and the time."""
+    stdout.print(safe(f"Would run (--jobs {jobs}):", "bold"))
+    for p in previews:
+        line = f"{p.plan.name}: compute {_seeds(p.compute)}, reuse {_seeds(p.reuse)}"
+        if p.compute:
+            line += f"; {_expected(p)}"
+        stdout.print(safe(line), soft_wrap=True)
+        served = ", ".join(f"{r.claim}/{r.prediction}" for r in p.plan.predictions) or "(none yet)"
+        stdout.print(safe(f"  serves {served}", "dim"), soft_wrap=True)
+        stdout.print(safe(f"  config {json.dumps(p.plan.config)}", "dim"), soft_wrap=True)
+    computed = sum(len(p.compute) for p in previews)
+    if not computed:
+        stdout.print(
+            safe("nothing new to run: every seed is already recorded (--rerun computes them again)")
         )
-    stdout.print(table)
+        return
+    known = [p.seed_s * len(p.compute) for p in previews if p.compute and p.seed_s is not None]
+    total = f"; about {_duration(sum(known) / jobs)}" if known else ""
+    unknown = sum(1 for p in previews if p.compute and p.seed_s is None)
+    if known and unknown:
+        total += f", plus {unknown} experiment(s) never run before"
+    stdout.print(safe(f"would compute {computed} seed(s){total}", "bold"), soft_wrap=True)
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    if not seeds:
+        return "0 seeds"
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]})"
+    return f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
+
+
+def _expected(p: Preview) -> str:
+    if p.expected_s is None or p.seed_s is None:
+        return "time unknown: no earlier record of it at this scale"
+    return f"about {_duration(p.expected_s)} ({_duration(p.seed_s)} per seed, median of earlier records)"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class RunProgress:
