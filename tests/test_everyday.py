@@ -129,3 +129,15 @@ def test_rerun_recomputes_known_seeds(base_kb: Path) -> None:
     assert len(records) == 2
     newest = json.loads(records[-1].read_text())
     assert [r["reused"] for r in newest["results"]] == [False, False]
+
+
+def test_progress_is_one_line_per_seed_without_a_terminal(base_kb: Path) -> None:
+    result = run_kb("run", "demo_experiment", "--seeds", "3", "--device", "cpu", cwd=base_kb)
+    assert result.returncode == 0, result.stderr
+    lines = [x for x in result.stderr.splitlines() if " seed " in x]
+    assert len(lines) == 3, result.stderr
+    for seed, line in enumerate(sorted(lines)):
+        assert re.fullmatch(
+            rf"demo_experiment \[smoke\] seed {seed}: ok, \d+\.\d s \[\d/3\]", line
+        ), line
+    assert "━" not in result.stderr  # no progress bar drawn into a log

@@ -80,7 +80,12 @@ def _duration(seconds: float) -> str:
 
 
 class RunProgress:
-    """Progress bars with ETA, one per run, fed by the runner's events."""
+    """Progress of a run, fed by the runner's events, on stderr.
+
+    At a terminal: progress bars with an ETA, one per run. When stdout or stderr is not a
+    terminal (redirected to a file, a pipe, a CI log) a bar cannot be drawn, so each
+    finished seed is one line instead: experiment, seed, outcome, seconds.
+    """
 
     def __init__(self) -> None:
         from rich.progress import (
@@ -92,6 +97,7 @@ class RunProgress:
             TimeRemainingColumn,
         )
 
+        self.lines = not (stdout.is_terminal and stderr.is_terminal)
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -101,8 +107,10 @@ class RunProgress:
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=stderr,
+            disable=self.lines,
         )
         self._tasks: dict[str, Any] = {}
+        self._done: dict[str, list[int]] = {}  # per run: [seeds finished, seeds to compute]
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -114,15 +122,26 @@ class RunProgress:
     def planned(self, plan: RunPlan, to_compute: int, reused: int) -> None:
         description = f"{plan.name}" + (f" ({reused} reused)" if reused else "")
         self._tasks[plan.name] = self._progress.add_task(description, total=to_compute, failed="")
-        self._failed = 0
+        self._done[plan.name] = [0, to_compute]
+        if self.lines and to_compute:
+            text = f"{plan.name}: computing {to_compute} seed(s)" + (
+                f", reusing {reused}" if reused else ""
+            )
+            stderr.print(safe(text), soft_wrap=True)
 
     def seed_started(self, plan: RunPlan, seed: int) -> None:
         pass
 
     def seed_finished(self, plan: RunPlan, result: SeedResult) -> None:
         task = self._tasks[plan.name]
-        failed = "" if result.outcome.value == "ok" else "[red]failed seed[/red]"
-        self._progress.update(task, advance=1, failed=failed)
+        ok = result.outcome.value == "ok"
+        self._progress.update(task, advance=1, failed="" if ok else "[red]failed seed[/red]")
+        done = self._done[plan.name]
+        done[0] += 1
+        if self.lines:
+            outcome = "ok" if ok else f"failed ({result.reason})"
+            text = f"{plan.name} seed {result.seed}: {outcome}, {result.wall_s:.1f} s [{done[0]}/{done[1]}]"
+            stderr.print(safe(text, "" if ok else "red"), soft_wrap=True)
 
 
 def run_report(report: RunReport) -> None:
