@@ -141,3 +141,39 @@ def test_progress_is_one_line_per_seed_without_a_terminal(base_kb: Path) -> None
             rf"demo_experiment \[smoke\] seed {seed}: ok, \d+\.\d s \[\d/3\]", line
         ), line
     assert "━" not in result.stderr  # no progress bar drawn into a log
+
+
+# --- --format json on every command that prints results --------------------------------
+
+
+def json_of(*args: str, cwd: Path) -> object:
+    result = run_kb(*args, "--format", "json", cwd=cwd)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)  # stdout holds the JSON and nothing else
+
+
+def test_json_output_of_run_verify_index_and_export_run(base_kb: Path, tmp_path: Path) -> None:
+    dry = json_of("run", "demo_experiment", "--seeds", "2", "--dry-run", cwd=base_kb)
+    assert dry["plans"][0]["compute"] == [0, 1] and dry["plans"][0]["expected_s"] is None
+
+    ran = json_of("run", "demo_experiment", "--seeds", "2", "--device", "cpu", cwd=base_kb)
+    (run,) = ran["runs"]
+    assert run["experiment"] == "demo_experiment" and run["seeds_ok"] == 2
+    assert set(run["metrics"]["ratio"]) == {"mean", "min", "max"}
+    again = json_of("run", "demo_experiment", "--seeds", "2", "--device", "cpu", cwd=base_kb)
+    assert again["runs"] == [] and again["nothing_new"] == ["demo_experiment [smoke]"]
+
+    verified = json_of("verify", "demo_experiment", "--device", "cpu", cwd=base_kb)
+    assert verified["ok"] is True and verified["run"] == run["id"]
+    assert {c["seed"] for c in verified["checks"]} == {0, 1}
+
+    index = json_of("index", cwd=base_kb)
+    assert index["counts"]["runs"] == 1 and index["rebuilt"] is True
+
+    crate = json_of("export-run", run["id"], "-o", str(tmp_path / "crate"), cwd=base_kb)
+    assert crate["run"] == run["id"] and "ro-crate-metadata.json" in crate["files"]
+
+
+def test_verify_help_says_an_experiment_name_works(base_kb: Path) -> None:
+    result = run_kb("verify", "--help", cwd=base_kb)
+    assert "experiment name" in result.stdout and "latest run" in result.stdout

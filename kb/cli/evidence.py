@@ -105,6 +105,7 @@ def run(
         typer.Option("--slurm-setup", metavar="LINE", help="Shell line run before each job (repeatable)."),
     ] = None,
     root: RootOption = None,
+    format: FormatOption = Format.text,
 ) -> None:
     """Run the experiments that test a claim's predictions; record the runs; update statuses.
 
@@ -121,7 +122,10 @@ def run(
 
         touched = changed_experiments(kb, changed_since)
         if not (touched or targets or run_all):
-            render.touched_experiments(touched, changed_since)
+            if format is Format.json:
+                render.print_json({"touched": [], "runs": []})
+            else:
+                render.touched_experiments(touched, changed_since)
             return
         targets = [*(targets or []), *(t.name for t in touched)]
     plans = plan.plan_runs(
@@ -140,7 +144,10 @@ def run(
 
         todo = prepare(plans, kb.root, plan.Silent()).todo  # what a real run decides
         previews = plan.preview(plans, todo, read_records(kb.root)[0], jobs)
-        render.plans(previews, jobs)
+        if format is Format.json:
+            render.print_json({"dry_run": True, "jobs": jobs, "plans": [p.to_dict() for p in previews]})
+        else:
+            render.plans(previews, jobs)
         return
     options = plan.RunOptions(
         device=device,
@@ -164,10 +171,14 @@ def run(
             array_parallelism=array_parallelism,
             setup=slurm_setup or [],
         )
+    text = format is Format.text
     with render.RunProgress() as progress:
         report = runner.execute(plans, kb.root, options, progress)
-    render.run_report(report)
     if report.submission is not None:  # left running: recorded later by `kb jobs`
+        if text:
+            render.run_report(report)
+        else:
+            render.print_json(render.run_summary(report))
         if report.interrupted:
             raise typer.Exit(130)
         return
@@ -176,8 +187,12 @@ def run(
     last_run = report.records[-1].id if report.records else None
     assessment, changes = statuses.refresh(kb.root, run_id=last_run)
     served = {(r.claim, r.prediction) for p in plans for r in p.predictions}
-    render.verdicts(assessment, served)
-    render.status_changes(changes)
+    if text:
+        render.run_report(report)
+        render.verdicts(assessment, served)
+        render.status_changes(changes)
+    else:
+        render.print_json(render.run_summary(report, assessment, served, changes))
     if report.interrupted:
         raise typer.Exit(130)
 
@@ -288,7 +303,11 @@ def changed(
 
 def verify(
     run_id: Annotated[
-        str, typer.Argument(metavar="RUN_ID", help="Id of a run record (its file name).")
+        str,
+        typer.Argument(
+            metavar="RUN_ID|EXPERIMENT",
+            help="Id of a run record (its file name), or an experiment name for its latest run.",
+        ),
     ],
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 1,
@@ -296,8 +315,13 @@ def verify(
     atol: Annotated[float, typer.Option(help="Absolute tolerance for a metric to match.")] = 1e-9,
     timeout: Annotated[float, typer.Option(help="Seconds per seed.")] = 1800.0,
     root: RootOption = None,
+    format: FormatOption = Format.text,
 ) -> None:
-    """Re-execute a recorded run's config and seeds; report, metric by metric, whether they match."""
+    """Re-execute a recorded run's config and seeds; report, metric by metric, whether they match.
+
+    RUN_ID is a run record's id, or an experiment name for that experiment's latest run
+    with a successful seed.
+    """
     from kb import render
     from kb.running import plan
     from kb.running.verify import verify as verify_run
@@ -309,6 +333,9 @@ def verify(
     )
     with render.RunProgress() as progress:
         report = verify_run(kb, run_id, options, progress, rtol=rtol, atol=atol)
-    render.verify_report(report)
+    if format is Format.json:
+        render.print_json(render.verify_summary(report))
+    else:
+        render.verify_report(report)
     if not report.ok:
         raise typer.Exit(1)

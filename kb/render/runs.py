@@ -186,6 +186,84 @@ def run_report(report: RunReport) -> None:
         stderr.print(safe("interrupted: finished seeds were kept and recorded", "yellow"))
 
 
+def run_summary(
+    report: RunReport,
+    assessment: Assessment | None = None,
+    served: set[tuple[str, str]] | None = None,
+    changes: Sequence[Change] = (),
+) -> dict[str, Any]:
+    """`kb run --format json`: each new record in brief, the verdicts served, status changes."""
+    runs = []
+    for record in report.records:
+        ok = record.ok_results()
+        names = sorted({m for r in ok for m in r.metrics})
+        values = {n: [r.metrics[n] for r in ok if n in r.metrics] for n in names}
+        runs.append(
+            {
+                "id": record.id,
+                "experiment": record.experiment,
+                "scale": record.scale,
+                "outcome": record.outcome.value,
+                "seeds": record.seeds,
+                "seeds_ok": len(ok),
+                "computed": [r.seed for r in record.results if not r.reused],
+                "wall_s": record.wall_s,
+                "metrics": {
+                    n: {"mean": sum(v) / len(v), "min": min(v), "max": max(v)}
+                    for n, v in values.items()
+                },
+                "failed": {str(r.seed): r.reason for r in record.results if r.outcome.value != "ok"},
+            }
+        )
+    verdicts = []
+    if assessment is not None:
+        verdicts = [
+            {"claim": cid, **v.model_dump(mode="json")}
+            for (cid, pid), v in sorted(assessment.derivation.verdicts.items())
+            if (cid, pid) in (served or set())
+        ]
+    return {
+        "runs": runs,
+        "nothing_new": [p.name for p in report.reused_only],
+        "submission": report.submission,
+        "interrupted": report.interrupted,
+        "verdicts": verdicts,
+        "status_changes": [
+            {
+                "claim": c.claim,
+                "before": _label(c.before) if c.before else None,
+                "after": _label(c.after),
+            }
+            for c in changes
+        ],
+    }
+
+
+def verify_summary(report: VerifyReport) -> dict[str, Any]:
+    """`kb verify --format json`: every metric of every seed, recorded and reproduced."""
+    record = report.record
+    return {
+        "run": record.id,
+        "experiment": record.experiment,
+        "scale": record.scale,
+        "rtol": report.rtol,
+        "atol": report.atol,
+        "ok": report.ok,
+        "checks": [
+            {
+                "seed": c.seed,
+                "metric": c.metric,
+                "recorded": c.recorded,
+                "reproduced": c.reproduced,
+                "match": c.matches(report.rtol, report.atol),
+            }
+            for c in report.checks
+        ],
+        "failures": {str(seed): reason for seed, reason in sorted(report.failures.items())},
+        "notes": report.notes,
+    }
+
+
 def verdicts(assessment: Assessment, served: set[tuple[str, str]]) -> None:
     """Estimate, interval and verdict of each prediction the run served."""
     kinds = {True: "confirmatory", False: "exploratory", None: ""}
