@@ -177,3 +177,26 @@ def test_json_output_of_run_verify_index_and_export_run(base_kb: Path, tmp_path:
 def test_verify_help_says_an_experiment_name_works(base_kb: Path) -> None:
     result = run_kb("verify", "--help", cwd=base_kb)
     assert "experiment name" in result.stdout and "latest run" in result.stdout
+
+
+# --- "did you mean" for topics and tags ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "typo", "meant"), [("--topic", "dem", "demo"), ("--tag", "batchnrom", "batchnorm")]
+)
+def test_list_suggests_a_topic_or_tag(base_kb: Path, option: str, typo: str, meant: str) -> None:
+    path = base_kb / "claims/demo/fast-training.yaml"
+    path.write_text(path.read_text().replace("topic: demo\n", "topic: demo\ntags: [batchnorm]\n"))
+    assert run_kb("list", option, meant, cwd=base_kb).returncode == 0
+    result = run_kb("list", option, typo, cwd=base_kb)
+    assert result.returncode == 1 and result.stdout == ""
+    name = option.lstrip("-")
+    assert (
+        result.stderr.strip() == f"error: no claim has the {name} '{typo}'; did you mean '{meant}'?"
+    )
+
+
+def test_list_names_the_topics_when_nothing_is_close(base_kb: Path) -> None:
+    result = run_kb("list", "--topic", "zzz", cwd=base_kb)
+    assert result.returncode == 1 and "(there are: demo)" in result.stderr
