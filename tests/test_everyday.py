@@ -200,3 +200,31 @@ def test_list_suggests_a_topic_or_tag(base_kb: Path, option: str, typo: str, mea
 def test_list_names_the_topics_when_nothing_is_close(base_kb: Path) -> None:
     result = run_kb("list", "--topic", "zzz", cwd=base_kb)
     assert result.returncode == 1 and "(there are: demo)" in result.stderr
+
+
+# --- exports land in the knowledge-base root, and git ignores them -------------------------
+
+
+def test_export_defaults_to_the_root_wherever_kb_runs(base_kb: Path) -> None:
+    result = run_kb("export", "--format", "bibtex", cwd=base_kb / "claims/demo")
+    assert result.returncode == 0, result.stderr
+    assert (base_kb / "export/references.bib").is_file()
+    assert not (base_kb / "claims/demo/export").exists()
+
+
+def test_export_run_defaults_to_the_root(base_kb: Path) -> None:
+    assert (
+        run_kb("run", "demo_experiment", "--seeds", "1", "--device", "cpu", cwd=base_kb).returncode
+        == 0
+    )
+    result = run_kb("export-run", "demo_experiment", cwd=base_kb / "claims")
+    assert result.returncode == 0, result.stderr
+    (crate,) = (base_kb / "export").glob("rocrate-*")
+    assert (crate / "ro-crate-metadata.json").is_file()
+
+
+def test_the_export_folder_is_git_ignored() -> None:
+    result = subprocess.run(
+        ["git", "check-ignore", "-q", "export/claims.csv"], cwd=REPO, capture_output=True
+    )
+    assert result.returncode == 0

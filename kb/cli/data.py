@@ -58,9 +58,15 @@ def export(
             "jsonld: knowledge-base.jsonld (schema.org).",
         ),
     ] = ExportFormat.csv,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")] = Path(
-        "export"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder to write into [default: export/ in the knowledge-base root].",
+            show_default=False,
+        ),
+    ] = None,
     all_references: Annotated[
         bool,
         typer.Option(
@@ -90,7 +96,8 @@ def export_run(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Crate folder [default: export/rocrate-RUN_ID].", show_default=False
+            "--output", "-o", help="Crate folder [default: export/rocrate-RUN_ID in the knowledge-base root].",
+            show_default=False,
         ),
     ] = None,
     root: RootOption = None,
