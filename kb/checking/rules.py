@@ -29,7 +29,7 @@ from typing import Any
 from kb.checking.knowledge import KnowledgeBase, LoadedClaim
 from kb.formats.diagnose import suggest
 from kb.formats.errors import Problem, Severity
-from kb.formats.schema import Kind, Stance
+from kb.formats.schema import Kind, Origin, Stance
 
 SOURCES = (("kb.toml", "rules"), ("pyproject.toml", "tool.kb.rules"))
 
@@ -151,7 +151,11 @@ def _broken(loaded: LoadedClaim, rules: Rules, explanations: dict[str, list[str]
             f"an explanation needs at least {rules.min_sources} sources; it has "
             f"{len(claim.sources)}: cite work that tests it, not only the one that proposes it"
         )
-    if rules.require_proposer and all(s.stance is not Stance.proposes for s in claim.sources):
+    # A claim this project originates has no proposing work by definition (see its `origin`).
+    originated = claim.origin is Origin.this_project
+    if rules.require_proposer and not originated and all(
+        s.stance is not Stance.proposes for s in claim.sources
+    ):
         out.append("an explanation cites the work that proposes it (a source with 'stance: proposes')")
     if rules.require_prediction and not claim.predictions:
         out.append("an explanation states at least one prediction (what would be observed if it holds)")
