@@ -122,3 +122,23 @@ def test_concurrent_refreshes_lose_nothing(base_kb: Path, postgres_url: str) -> 
         "index", "--sql", "select count(*) as n from metrics", cwd=base_kb, env=env
     ).stdout
     assert '"n": 3' in rows
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE predictions",
+        "DELETE FROM claims",
+        "COMMIT; DELETE FROM claims",
+        "COMMIT; SET default_transaction_read_only = off; DELETE FROM claims",
+    ],
+)
+def test_sql_on_postgres_is_read_only(base_kb: Path, postgres_url: str, sql: str) -> None:
+    env = {"KB_DATABASE_URL": _fresh_database(postgres_url, "readonly")}
+    before = run_kb("index", "--sql", "select count(*) as n from claims", cwd=base_kb, env=env)
+    assert before.returncode == 0 and '"n": 1' in before.stdout, before.stderr
+    result = run_kb("index", "--sql", sql, cwd=base_kb, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "SQL error" in result.stderr
+    after = run_kb("index", "--sql", "select count(*) as n from claims", cwd=base_kb, env=env)
+    assert '"n": 1' in after.stdout

@@ -191,3 +191,28 @@ def test_dry_run_runs_nothing(lab: Path) -> None:
 def test_unknown_target(lab: Path) -> None:
     result = run_kb("run", "healthx", cwd=lab)
     assert result.returncode == 1 and "did you mean 'healthy'" in result.stderr
+
+
+def test_each_record_carries_its_own_wall_time(lab: Path) -> None:
+    kb = load(lab)
+    plans = plan_runs(kb, kb.experiment_info, ["healthy", "slow"], seeds=2)
+    records = execute(plans, lab, RunOptions(device="cpu")).records
+    by_name = {r.experiment: r for r in records}
+    for record in records:
+        assert record.wall_s == round(sum(r.wall_s for r in record.results), 3)
+    # The slow one sleeps 0.6 s per seed; the command's total would be the same for both.
+    assert by_name["slow"].wall_s > by_name["healthy"].wall_s + 1.0
+
+
+def test_the_report_counts_failed_seeds_and_kb_run_exits_non_zero(lab: Path) -> None:
+    kb = load(lab)
+    report = execute(
+        plan_runs(kb, kb.experiment_info, ["segfault_on_1"], seeds=2), lab, RunOptions(device="cpu")
+    )
+    assert report.failed_seeds == 1
+    failing = run_kb("run", "raises", "--seeds", "1", "--device", "cpu", cwd=lab)
+    assert failing.returncode == 1 and "1 seed(s) failed" in failing.stderr
+    allowed = run_kb("run", "raises", "--seeds", "2", "--device", "cpu", "--allow-failures", cwd=lab)
+    assert allowed.returncode == 0, allowed.stderr
+    healthy = run_kb("run", "healthy", "--seeds", "1", "--device", "cpu", cwd=lab)
+    assert healthy.returncode == 0, healthy.stderr

@@ -22,6 +22,10 @@ from kb.formats.schema import Kind
 def cross_checks(kb: KnowledgeBase) -> list[Problem]:
     out: list[Problem] = []
     cited: set[str] = set()
+    # An unreadable bibliography is one error of its own, not one more per citation.
+    bib_unreadable = not kb.references and any(
+        p.file == REFERENCES_FILE and p.severity is Severity.error for p in kb.problems
+    )
     for loaded in kb.claims.values():
         claim = loaded.claim
         if claim.explains is not None:
@@ -58,7 +62,7 @@ def cross_checks(kb: KnowledgeBase) -> list[Problem]:
                 )
         for i, source in enumerate(claim.sources):
             cited.add(source.citekey)
-            if source.citekey not in kb.references:
+            if source.citekey not in kb.references and not bib_unreadable:
                 out.append(
                     loaded.problem(
                         ("sources", i, "citekey"),

@@ -26,6 +26,7 @@ from kb.formats.errors import (
     Problem,
 )
 from kb.formats.experiment import read_experiment
+from kb.formats.files import FileRefused, SafeReader
 from kb.formats.schema import Claim
 
 
@@ -46,31 +47,38 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+def given_root(root: Path) -> Path:
+    """A root named by the user (`--root`): it must exist and hold `claims/`."""
+    if not root.is_dir():
+        raise NotAKnowledgeBase(f"--root {root}: no such folder")
+    if not (root / CLAIMS_DIR).is_dir():
+        raise NotAKnowledgeBase(
+            f"--root {root}: not a knowledge base (it has no '{CLAIMS_DIR}/' folder)"
+        )
+    return root
+
+
 def claim_files(root: Path) -> Iterator[Path]:
     yield from sorted((root / CLAIMS_DIR).rglob("*.y*ml"))
 
 
 def read_claim(
-    path: Path, root: Path, cache: ClaimCache | None = None
+    path: Path, root: Path, cache: ClaimCache | None = None, reader: SafeReader | None = None
 ) -> tuple[LoadedClaim | None, list[Problem]]:
     """Parse and validate one claim file; return it, or None and its problems.
 
     With a cache, a file whose bytes were seen before is not parsed again (kb/checking/cache.py).
+    Only regular files inside `root` are read (kb/formats/files.py).
     """
     shown = path.relative_to(root).as_posix()
     if path.suffix == ".yml":
         return None, [Problem(shown, 0, 0, "", "claim files end in .yaml, not .yml")]
     try:
-        size = path.stat().st_size
-        if size > yamlfile.MAX_BYTES:  # refuse before reading a huge file into memory
-            raise yamlfile.YamlProblem(
-                f"file is {size:,} bytes; the limit is {yamlfile.MAX_BYTES:,}"
-            )
-        raw = path.read_bytes()
-    except yamlfile.YamlProblem as exc:
-        return None, [Problem(shown, exc.mark.line, exc.mark.column, exc.field, exc.message)]
+        raw = (reader or SafeReader(root)).read(path, yamlfile.MAX_BYTES)
+    except FileRefused as exc:
+        return None, [Problem(shown, 1, 1, "", exc.message)]
     except OSError as exc:
-        return None, [Problem(shown, 0, 0, "", f"cannot read file: {exc.strerror}")]
+        return None, [Problem(shown, 1, 1, "", f"cannot read file: {exc.strerror}")]
     if cache is None:
         return _parse_claim(raw, path, shown, root)
     digest = content_hash(raw)
@@ -168,9 +176,10 @@ def load(root: Path, *, use_cache: bool = False) -> KnowledgeBase:
 def _load(root: Path, cache: ClaimCache | None) -> KnowledgeBase:
     kb = KnowledgeBase(root=root)
     first_file: dict[str, str] = {}
+    reader = SafeReader(root)
     for path in claim_files(root):
         kb.files_checked += 1
-        loaded, problems = read_claim(path, root, cache)
+        loaded, problems = read_claim(path, root, cache, reader)
         kb.problems += problems
         if loaded is None:
             continue
@@ -184,13 +193,15 @@ def _load(root: Path, cache: ClaimCache | None) -> KnowledgeBase:
         kb.claims[cid] = loaded
     if cache is not None:
         cache.save()
-    kb.references, bib_problems = read_references(root / REFERENCES_FILE, REFERENCES_FILE)
+    kb.references, bib_problems = read_references(
+        root / REFERENCES_FILE, REFERENCES_FILE, root=root
+    )
     kb.problems += bib_problems
     kb.experiments = {
         p.stem: p for p in sorted((root / REPRO_DIR).glob("*.py")) if not p.stem.startswith("_")
     }
     for name, path in kb.experiments.items():
-        info = read_experiment(path, f"{REPRO_DIR}/{path.name}")
+        info = read_experiment(path, f"{REPRO_DIR}/{path.name}", root=root)
         kb.experiment_info[name] = info
         kb.problems += info.problems
     kb.problems += cross_checks(kb)

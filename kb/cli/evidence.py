@@ -118,6 +118,10 @@ def run(
         Optional[list[str]],  # noqa: UP045
         typer.Option("--slurm-setup", metavar="LINE", help="Shell line run before each job (repeatable)."),
     ] = None,
+    allow_failures: Annotated[
+        bool,
+        typer.Option("--allow-failures", help="Exit 0 even when seeds failed (they are recorded either way)."),
+    ] = False,
     root: RootOption = None,
     format: FormatOption = Format.text,
 ) -> None:
@@ -210,6 +214,9 @@ def run(
         render.print_json(render.run_summary(report, assessment, served, changes))
     if report.interrupted:
         raise typer.Exit(130)
+    if report.failed_seeds and not allow_failures:
+        typer.echo(f"{report.failed_seeds} seed(s) failed (see above; --allow-failures exits 0)", err=True)
+        raise typer.Exit(1)
 
 
 class StatusFormat(StrEnum):

@@ -39,9 +39,9 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 
 def kb_root(root: Path | None) -> Path:
     """The --root given, else $KB_ROOT or the nearest folder holding claims/."""
-    from kb.checking.load import find_root
+    from kb.checking.load import find_root, given_root
 
-    return root if root is not None else find_root()
+    return given_root(root) if root is not None else find_root()
 
 
 def load_kb(root: Path | None, *, use_cache: bool = True):  # type: ignore[no-untyped-def]

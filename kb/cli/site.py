@@ -33,9 +33,9 @@ ConfigOption = Annotated[
 
 
 def _root(root: Path | None) -> Path:
-    from kb.checking.load import find_root
+    from kb.checking.load import find_root, given_root
 
-    return root if root is not None else find_root()
+    return given_root(root) if root is not None else find_root()
 
 
 def _show_mkdocs_log(level: str) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from kb.checking.knowledge import REFERENCES_FILE, KnowledgeBase
 from kb.formats.errors import KbError
+from kb.formats.files import new_folder_mode
 
 if TYPE_CHECKING:
     from bibtexparser.model import Block
@@ -139,6 +140,7 @@ def staged(output: Path, *, replace: bool = False) -> Iterator[Path]:
         if output.exists() and not output.is_dir():
             raise KbError(f"cannot write to {output}: it is a file, not a folder")
         stage = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+        stage.chmod(new_folder_mode())  # mkdtemp makes it 0700; it becomes `output`
     except OSError as exc:
         raise KbError(f"cannot write to {output}: {exc.strerror or exc}") from None
     try:

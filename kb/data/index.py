@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import time
+import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import URL, Connection, Engine, delete, insert, select, text
 from sqlmodel import SQLModel, col, create_engine
 
 from kb.checking.cache import content_hash, version_key
@@ -40,7 +42,9 @@ from kb.data.index_tables import (
     SourceTable,
 )
 from kb.data.tables import TABLES, Rows, flatten
-from kb.formats.records import RUNS_DIR, read_record, read_records
+from kb.formats.errors import KbError
+from kb.formats.files import FileRefused, SafeReader
+from kb.formats.records import MAX_RECORD_BYTES, RUNS_DIR, read_record, read_records
 
 DEFAULT_DATABASE = ".kb/index.sqlite"
 ENV_URL = "KB_DATABASE_URL"
@@ -150,14 +154,15 @@ def _file_hashes(
     gone from `files` are changed too.
     """
     fresh, changed = {}, set(known.keys() - files.keys())
+    reader = SafeReader(root)
     for path, (size, mtime) in files.items():
         old = known.get(path)
         stat = f"{size} {mtime} "
         if old is not None and old.startswith(stat):
             continue
         try:
-            digest = content_hash((root / path).read_bytes())
-        except OSError:  # gone since listed: indexed as absent, as the rows will have it
+            digest = content_hash(reader.read(root / path, MAX_RECORD_BYTES))
+        except (OSError, FileRefused):  # gone since listed, or not readable: absent, as in the rows
             if old is not None:
                 changed.add(path)
             continue
@@ -299,12 +304,102 @@ def _counts(engine: Engine) -> dict[str, int]:
         }
 
 
+class QueryError(KbError):
+    """Raised by `query` for SQL the index cannot run: a syntax error, an unknown table, or
+    any attempt to write (the message is the database's first line, and a hint)."""
+
+
 def query(kb: KnowledgeBase, sql: str) -> list[dict[str, Any]]:
-    """Run a read-only SQL query against a fresh index (for `kb index --sql`)."""
+    """Run one read-only SQL statement against a fresh index (for `kb index --sql`).
+
+    Read-only is enforced by the database, not by reading the SQL: SQLite is opened with
+    `mode=ro` and `query_only`, and an authorizer allows nothing but reading (so `ATTACH`,
+    which would create a file at any path, fails too); PostgreSQL runs it as one prepared
+    statement (no second statement can follow a `COMMIT`) in a read-only transaction of a
+    session whose transactions default to read-only.
+    """
+    from sqlalchemy.engine import make_url
+
     refresh(kb)
-    engine = engine_for(database_url(kb.root))
+    url = make_url(database_url(kb.root))
+    try:
+        if url.get_backend_name() == "sqlite":
+            return _query_sqlite(url.database, sql)
+        return _query_server(url, sql)
+    except QueryError:
+        raise
+    except Exception as exc:  # the driver's error, whichever driver: one line for the user
+        if not _is_database_error(exc):
+            raise
+        raise QueryError(_sql_message(exc)) from None
+
+
+_SQLITE_READING = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    getattr(sqlite3, "SQLITE_RECURSIVE", 33),  # WITH RECURSIVE (named in Python 3.11.4+)
+}
+
+
+def _sqlite_authorizer(action: int, *_: object) -> int:
+    return sqlite3.SQLITE_OK if action in _SQLITE_READING else sqlite3.SQLITE_DENY
+
+
+def _query_sqlite(database: str | None, sql: str) -> list[dict[str, Any]]:
+    if not database or database == ":memory:":
+        raise QueryError("an in-memory index holds nothing between commands: set a database file")
+    uri = f"file:{urllib.parse.quote(os.path.abspath(database))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.set_authorizer(_sqlite_authorizer)
+        cursor = conn.execute(sql)
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def _query_server(url: URL, sql: str) -> list[dict[str, Any]]:
+    if url.get_backend_name() != "postgresql":
+        raise QueryError("kb index --sql runs on SQLite or PostgreSQL only (it must be read-only)")
+    engine = create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
     try:
         with engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(text(sql))]
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            dbapi = conn.connection.dbapi_connection
+            if engine.dialect.driver != "psycopg" or dbapi is None:
+                # Other drivers send the text as it is: the session default above keeps a
+                # second statement after a COMMIT read-only too, unless it changes the default.
+                result = conn.exec_driver_sql(sql)
+                rows = [dict(row._mapping) for row in result] if result.returns_rows else []
+            else:
+                cursor: Any = dbapi.cursor()
+                try:
+                    # prepare=True: the extended protocol, which runs exactly one statement.
+                    cursor.execute(sql, prepare=True)
+                    names = [d[0] for d in cursor.description or ()]
+                    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+                finally:
+                    cursor.close()
+            conn.rollback()
+            return rows
     finally:
         engine.dispose()
+
+
+def _is_database_error(exc: Exception) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError | sqlite3.Error):
+        return True
+    return any(cls.__name__ == "Error" and "psycopg" in cls.__module__ for cls in type(exc).__mro__)
+
+
+def _sql_message(exc: Exception) -> str:
+    original = getattr(exc, "orig", None) or exc
+    first = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    if "not authorized" in first or "read-only" in first or "readonly" in first:
+        first += " (kb index --sql only reads: SELECT statements)"
+    return f"SQL error: {first}"

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.formats.errors import Problem, Severity
+from kb.formats.files import FileRefused, read_inside
 
 REQUIRED_FIELDS = ("title", "author", "year")
 LOCATOR_FIELDS = ("doi", "eprint", "url")
+# A reference is ~400 bytes of BibTeX, so 2 MB is ~5,000 entries: some seventy times this
+# knowledge base's bibliography, parsed in about a second. A 15 MB file took over a minute
+# to check, and is a generated dump or an attack, not a curated list.
+MAX_BYTES = 2_000_000
 
 
 ARXIV_ID = re.compile(r"\d{4}\.\d{4,5}(v\d+)?")  # new-style arXiv ids (2007 on)
@@ -66,15 +71,26 @@ def _plain(value: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def read_references(path: Path, shown_as: str) -> tuple[dict[str, Reference], list[Problem]]:
-    """Parse a .bib file; return entries by key and every problem found in it."""
+def read_references(
+    path: Path, shown_as: str, *, root: Path | None = None
+) -> tuple[dict[str, Reference], list[Problem]]:
+    """Parse a .bib file; return entries by key and every problem found in it.
+
+    Only a regular file of at most MAX_BYTES inside `root` (default: the file's folder)
+    is read; see kb/formats/files.py.
+    """
     import bibtexparser  # ~60 ms: only commands that need references pay for it
     from bibtexparser.model import DuplicateBlockKeyBlock
 
     problems: list[Problem] = []
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}, [Problem(shown_as, 0, 0, "", "references file is missing: create it (BibTeX)")]
-    raw = path.read_bytes()
+    try:
+        raw = read_inside(path, root if root is not None else path.parent, MAX_BYTES)
+    except FileRefused as exc:
+        return {}, [Problem(shown_as, 1, 1, "", exc.message)]
+    except OSError as exc:
+        return {}, [Problem(shown_as, 1, 1, "", f"cannot read file: {exc.strerror}")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -28,6 +28,15 @@ SYNTAX_HELP = "'> x', '< x', '>= x', '<= x', 'between a b' or '≈ x ± t'"
 _UNICODE_OPS = {"≥": ">=", "≤": "<="}
 
 
+def _finite(text: str) -> float:
+    """A bound as a float; `1e999` would be infinity, a bound no interval can cross."""
+    value = float(text)
+    underflow = value == 0 and re.search(r"[1-9]", re.split("[eE]", text)[0]) is not None
+    if not math.isfinite(value) or underflow:
+        raise ValueError(f"the number {text} is out of range: write a finite bound")
+    return value
+
+
 class Outcome(StrEnum):
     holds = "holds"
     fails = "fails"
@@ -47,17 +56,17 @@ class Expectation:
         """Parse `text`; raise ValueError with the accepted syntax when it does not match."""
         if m := _PATTERNS["cmp"].match(text):
             op = _UNICODE_OPS.get(m.group(1), m.group(1))
-            x = float(m.group(2))
+            x = _finite(m.group(2))
             if op in (">", ">="):
                 return cls(op, x, math.inf)
             return cls(op, -math.inf, x)
         if m := _PATTERNS["between"].match(text):
-            a, b = float(m.group(1)), float(m.group(2))
+            a, b = _finite(m.group(1)), _finite(m.group(2))
             if not a < b:
                 raise ValueError(f"'between a b' needs a < b, got {a:g} and {b:g}")
             return cls("between", a, b)
         if m := _PATTERNS["approx"].match(text):
-            x, t = float(m.group(1)), float(m.group(2))
+            x, t = _finite(m.group(1)), _finite(m.group(2))
             if not t > 0:
                 raise ValueError(f"the tolerance after ± must be positive, got {t:g}")
             return cls("approx", x - t, x + t)

@@ -63,12 +63,14 @@ from __future__ import annotations
 import ast
 import json
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kb.formats.errors import KbError, Problem
+from kb.formats.files import FileRefused, read_inside
 from kb.formats.schema import DataScale
 
 REQUIRED_SCALES = ("smoke", "full")
@@ -77,6 +79,9 @@ _LITERALS = ("SCALES", "REGIME", "METRICS")
 _OPTIONAL_LITERALS = ("VALIDITY", "MULTIVERSE")
 METRIC_SCALES = ("linear", "log")
 BOUNDS = ("lower", "upper")
+# A script is meant to be read top to bottom in under ~300 lines (~15 kB); 1 MB is a
+# generated or hostile file, and parsing it would be the slowest part of `kb check`.
+MAX_SCRIPT_BYTES = 1_000_000
 
 RunFn = Callable[[dict[str, Any], int, str], Mapping[str, Any]]
 
@@ -127,12 +132,21 @@ class ExperimentInfo:
         return self.docstring.strip().splitlines()[0] if self.docstring.strip() else self.name
 
 
-def read_experiment(path: Path, shown_as: str) -> ExperimentInfo:
-    """Read SCALES, REGIME and METRICS from a script's source, without importing it."""
+def read_experiment(path: Path, shown_as: str, *, root: Path | None = None) -> ExperimentInfo:
+    """Read SCALES, REGIME and METRICS from a script's source, without importing it.
+
+    Only a regular file of at most MAX_SCRIPT_BYTES inside `root` (default: the script's
+    folder) is read; see kb/formats/files.py.
+    """
     problems: list[Problem] = []
     name = path.stem
     try:
-        tree = ast.parse(path.read_bytes(), filename=shown_as)
+        source = read_inside(path, root if root is not None else path.parent, MAX_SCRIPT_BYTES)
+    except (FileRefused, OSError) as exc:
+        message = exc.message if isinstance(exc, FileRefused) else f"cannot read file: {exc.strerror}"
+        return ExperimentInfo(name, path, "", {}, {}, {}, [Problem(shown_as, 1, 1, "", message)])
+    try:
+        tree = ast.parse(source, filename=shown_as)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", 0) or 0
         column = getattr(exc, "offset", 0) or 0
@@ -359,26 +373,24 @@ def check_result(
     for name, value in raw.items():
         if name not in metrics:
             raise ExperimentError(f"metric '{name}' is not declared in METRICS")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ExperimentError(f"metric '{name}' is not a number: {value!r}") from None
-        if not math.isfinite(number):
-            raise ExperimentError(f"metric '{name}' is not finite: {number}")
-        values[name] = number
+        values[name] = _finite(value, f"metric '{name}'")
     curves: dict[str, dict[str, list[float]]] = {}
-    for name, curve in (result.get("curves") or {}).items():
+    raw_curves = result.get("curves") or {}
+    if not isinstance(raw_curves, Mapping):
+        raise ExperimentError("'curves' must be a mapping of names to {'x': [...], 'y': [...]}")
+    for name, curve in raw_curves.items():
         if (
             not isinstance(curve, Mapping)
             or set(curve) != {"x", "y"}
+            or not all(isinstance(curve[axis], list | tuple) for axis in ("x", "y"))
             or len(curve["x"]) != len(curve["y"])
         ):
             raise ExperimentError(
                 f"curve '{name}' must be {{'x': [...], 'y': [...]}} of equal length"
             )
         curves[str(name)] = {
-            "x": [float(v) for v in curve["x"]],
-            "y": [float(v) for v in curve["y"]],
+            axis: [_finite(v, f"curve '{name}' {axis}[{i}]") for i, v in enumerate(curve[axis])]
+            for axis in ("x", "y")
         }
     return values, curves
 
@@ -398,6 +410,20 @@ def check_bounds(result: Any, metrics: Mapping[str, Any]) -> dict[str, str]:
             raise ExperimentError(f"bound of '{name}' must be 'lower' or 'upper', got {bound!r}")
         out[str(name)] = str(bound)
     return out
+
+
+def _finite(value: Any, what: str) -> float:
+    """A reported number as a float: ints, floats and numpy's numbers, never text or a bool
+    (`'1.5'` or `True` is a bug in the script, not a measurement), never NaN or infinity
+    (JSON cannot hold them: a record with one would not be read back)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ExperimentError(f"{what} is not a number: {shown} ({type(value).__name__})")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ExperimentError(f"{what} is not finite: {number}")
+    return number
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

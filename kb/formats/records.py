@@ -15,18 +15,24 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.formats.errors import KbError, Problem
+from kb.formats.files import FileRefused, SafeReader, new_file_mode
 from kb.formats.schema import Prediction
 
 RUNS_DIR = "repro/runs"
 RECORD_VERSION = 1
+# A smoke run's record is a few kB, a full run's with long curves a few MB; 32 MB bounds the
+# memory one hostile or damaged file can take (pydantic holds several times its size).
+MAX_RECORD_BYTES = 32_000_000
+_JSON_POSITION = re.compile(r"at line (\d+) column (\d+)")
 
 
 class Outcome(StrEnum):
@@ -41,6 +47,10 @@ class RunOutcome(StrEnum):
     interrupted = "interrupted"  # stopped by the user; finished seeds are kept
 
 
+# A measurement: a JSON number, never text or a bool, never NaN or infinity.
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,8 +61,8 @@ class SeedResult(Record):
         description="sha256 of (script hash, config, seed): equal keys are the same computation."
     )
     outcome: Outcome
-    metrics: dict[str, float] = Field(default_factory=dict)
-    curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
+    metrics: dict[str, FiniteFloat] = Field(default_factory=dict)
+    curves: dict[str, dict[str, list[FiniteFloat]]] = Field(default_factory=dict)
     bounds: dict[str, Literal["lower", "upper"]] = Field(
         default_factory=dict,
         description=(
@@ -124,7 +134,9 @@ class RunRecord(Record):
     hardware: Hardware
     started: dt.datetime
     finished: dt.datetime
-    wall_s: float = Field(description="Wall time of the kb run invocation that made it (runs made together share it).")
+    wall_s: float = Field(
+        description="Seconds of wall time of this run's newly computed seeds, summed (reused seeds count nothing)."
+    )
     command: str
     threads: int | None = Field(
         None,
@@ -185,6 +197,13 @@ def atomic_write(path: Path, content: str | bytes, *, durable: bool = True) -> N
     data = content.encode("utf-8") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0600: give it the mode of the file it replaces, or the
+        # one the umask gives a new file, as a plain write would.
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            mode = new_file_mode()
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:
@@ -248,17 +267,27 @@ def record_files(root: Path) -> list[str]:
     return [f"{RUNS_DIR}/{folder}/{name}" for folder, name in sorted(found)]
 
 
-def read_record(root: Path, file: str) -> tuple[RunRecord | None, Problem | None]:
-    """One run record (`file` relative to `root`), or the problem that makes it unreadable."""
+def read_record(
+    root: Path, file: str, reader: SafeReader | None = None
+) -> tuple[RunRecord | None, Problem | None]:
+    """One run record (`file` relative to `root`), or the problem that makes it unreadable.
+
+    Only a regular file of at most MAX_RECORD_BYTES inside `root` is read (kb/formats/files.py).
+    """
     try:
-        with open(os.path.join(root, file), "rb") as handle:  # no Path: 100,000 of them add up
-            record = RunRecord.model_validate_json(handle.read())
+        # no Path: 100,000 of them add up
+        raw = (reader or SafeReader(root)).read(os.path.join(root, file), MAX_RECORD_BYTES)
+        record = RunRecord.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return None, Problem(file, 0, 0, where, f"invalid run record: {first['msg']}")
+        found = _JSON_POSITION.search(first["msg"])
+        line, column = (int(found[1]), int(found[2])) if found else (1, 1)
+        return None, Problem(file, line, column, where, f"invalid run record: {first['msg']}")
+    except FileRefused as exc:
+        return None, Problem(file, 1, 1, "", exc.message)
     except OSError as exc:
-        return None, Problem(file, 0, 0, "", f"cannot read run record: {exc.strerror}")
+        return None, Problem(file, 1, 1, "", f"cannot read run record: {exc.strerror}")
     folder, name = file.rsplit("/", 2)[-2:]
     if record.experiment != folder or f"{record.id}.json" != name:
         return None, Problem(file, 0, 0, "id", "record id and experiment must match its path")
@@ -268,8 +297,9 @@ def read_record(root: Path, file: str) -> tuple[RunRecord | None, Problem | None
 def read_records(root: Path) -> tuple[list[RunRecord], list[Problem]]:
     """Every run record, oldest first, and a problem for each unreadable one."""
     records, problems = [], []
+    reader = SafeReader(root)
     for file in record_files(root):
-        record, problem = read_record(root, file)
+        record, problem = read_record(root, file, reader)
         if record is not None:
             records.append(record)
         elif problem is not None:

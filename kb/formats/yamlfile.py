@@ -134,7 +134,7 @@ def _describe(node: yaml.Node) -> str:
 def decode(raw: bytes) -> str:
     """UTF-8 text of a file, or a YamlProblem saying where the encoding breaks."""
     if len(raw) > MAX_BYTES:
-        raise YamlProblem(f"file is {len(raw):,} bytes; the limit is {MAX_BYTES:,}")
+        raise YamlProblem(f"file is {len(raw):,} bytes; the limit is {MAX_BYTES:,}", Mark(1, 1))
     if b"\x00" in raw:
         offset = raw.index(b"\x00")
         line = raw.count(b"\n", 0, offset) + 1

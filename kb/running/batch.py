@@ -112,11 +112,14 @@ def write_records(
     *,
     command: str,
     interrupted: bool,
-    wall_s: float,
     executor: dict[int, ExecutorInfo] | None = None,
     threads: int | None = None,
 ) -> tuple[list[RunRecord], list[RunPlan]]:
-    """One record per plan with new seeds; and the plans whose seeds were all recorded before."""
+    """One record per plan with new seeds; and the plans whose seeds were all recorded before.
+
+    A record's wall time is its own: the seconds its newly computed seeds took, summed
+    (not the whole command's, which seven experiments run together would all share).
+    """
     finished_at = dt.datetime.now(dt.UTC)
     git = provenance.git_info(root)
     packages = provenance.package_versions()
@@ -155,7 +158,7 @@ def write_records(
             hardware=provenance.hardware(device, gpu),
             started=batch.started,
             finished=finished_at,
-            wall_s=wall_s,
+            wall_s=round(sum(r.wall_s for r in seed_results if not r.reused), 3),
             command=command,
             executor=(executor or {}).get(i),
             threads=threads,

@@ -291,13 +291,11 @@ def record(
         for i, p in enumerate(submission.plans)
         if p.jobs
     }
-    wall = (dt.datetime.now(dt.UTC) - submission.created).total_seconds()
     records, reused_only = write_records(
         batch,
         root,
         command=submission.command,
         interrupted=False,
-        wall_s=round(wall, 3),
         executor=info,
         threads=submission.threads,
     )

@@ -8,11 +8,10 @@ results become the same records (`kb.running.batch`).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.formats.records import RunRecord, SeedResult
+from kb.formats.records import Outcome, RunRecord, SeedResult
 from kb.running import jobs
 from kb.running.batch import prepare, write_records
 from kb.running.plan import RunEvents, RunOptions, RunPlan, Silent
@@ -26,6 +25,16 @@ class RunReport:
     interrupted: bool = False
     submission: str | None = None  # submitted seeds not yet recorded: `kb jobs --follow ID`
 
+    @property
+    def failed_seeds(self) -> int:
+        """Seeds this run computed that failed (reused seeds are finished ones): what makes
+        `kb run` exit non-zero, so CI sees a broken experiment."""
+        return sum(
+            r.outcome is Outcome.failed and not r.reused
+            for record in self.records
+            for r in record.results
+        )
+
 
 def execute(
     plans: list[RunPlan], root: Path, options: RunOptions, events: RunEvents | None = None
@@ -37,7 +46,6 @@ def execute(
     """
     events = events or Silent()
     batch = prepare(plans, root, events)
-    clock = time.perf_counter()
     report = RunReport()
 
     def finished(i: int, seed: int, seed_result: SeedResult) -> None:
@@ -60,7 +68,6 @@ def execute(
         root,
         command=options.command,
         interrupted=report.interrupted,
-        wall_s=round(time.perf_counter() - clock, 3),
         threads=options.threads,
     )
     return report

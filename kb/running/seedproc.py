@@ -19,11 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+import kb
 from kb.formats.experiment import CHECKPOINT_ENV
 from kb.formats.records import Outcome, SeedResult
-from kb.running import provenance
+from kb.running import provenance, sandbox
+from kb.running.worker import OOM_MARKERS, out_of_memory
 
 LOG_LINES = 40  # lines of a failed seed's output kept in its record
+_KB_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(kb.__file__)))
 
 
 @dataclass(frozen=True)
@@ -90,13 +95,17 @@ def run_seed(
 ) -> tuple[SeedResult | None, int]:
     """Run one seed in a `kb.running.worker` process; (result, exit code of the worker).
 
-    The result is None when `children` was told to stop (Ctrl-C) before the seed finished.
+    The worker runs in a scratch folder of its own, in its own process group, fenced as
+    `kb.running.sandbox` describes. The result is None when `children` was told to stop
+    (Ctrl-C) before the seed finished.
     """
     children = children or Children()
-    root = Path(spec.root)
+    root = Path(os.path.abspath(spec.root))
+    workdir = Path(os.path.abspath(workdir))
     result_path = workdir / f"seed-{spec.seed}-{spec.key[:12]}.json"
     log_path = result_path.with_suffix(".log")
     result_path.unlink(missing_ok=True)  # a requeued job must not read its last attempt's result
+    token = sandbox.new_token()
     env = {
         **os.environ,
         **spec.extra_env,
@@ -104,16 +113,21 @@ def run_seed(
         "OMP_NUM_THREADS": str(spec.threads),
         "KB_JOB_SLOT": str(spec.slot),
         "PYTHONHASHSEED": str(spec.seed),
-        CHECKPOINT_ENV: spec.checkpoint_dir,
+        CHECKPOINT_ENV: os.path.abspath(spec.checkpoint_dir),
+        sandbox.TOKEN_ENV: token,
+        # The worker imports the same kb as this process, whatever its working folder.
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (_KB_PARENT, os.environ.get("PYTHONPATH", "")) if p
+        ),
     }
     argv = [
         sys.executable,
         "-m",
         "kb.running.worker",
-        spec.script,
+        os.path.abspath(spec.script),  # absolute: the worker runs in its scratch folder
         str(result_path),
         "--config",
-        json.dumps(spec.config),
+        json.dumps(sandbox.absolute_paths(spec.config, root)),
         "--seed",
         str(spec.seed),
         "--device",
@@ -121,11 +135,12 @@ def run_seed(
         "--memory-mb",
         str(spec.memory_mb),
     ]
+    before = sandbox.tracked_state(root)
     started = time.perf_counter()
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, sandbox.scratch_folder(spec.seed) as scratch:
         proc = subprocess.Popen(
             argv,
-            cwd=root,
+            cwd=scratch,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -141,8 +156,10 @@ def run_seed(
             code = proc.wait()
             timed_out = True
         finally:
-            # Also on SystemExit from submitit's preemption handler: never leave the seed running.
+            # Also on SystemExit from submitit's preemption handler: never leave the seed
+            # running, nor anything it started, in its group or detached from it.
             kill_group(proc)
+            sandbox.kill_tagged(token)
             children.remove(proc)
     wall = round(time.perf_counter() - started, 3)
     if children.stopping.is_set() and not result_path.exists():
@@ -158,9 +175,20 @@ def run_seed(
             log_tail=_tail_file(log_path, root),
         )
 
+    touched = sandbox.changed_files(before, root) if before is not None else []
+    if touched:
+        shown = ", ".join(touched[:10]) + (f" and {len(touched) - 10} more" if len(touched) > 10 else "")
+        return failed(
+            f"tracked files in the repository changed while the seed ran: {shown} "
+            "(an experiment writes only to its scratch folder and checkpoint_dir; "
+            "if you edited them yourself, run it again)"
+        ), code
     if timed_out:
         return failed(f"timed out after {spec.timeout_s:g} s"), code
     if not result_path.exists():
+        log_tail = _tail_file(log_path, root)
+        if spec.memory_mb > 0 and any(m in log_tail for m in OOM_MARKERS):
+            return failed(out_of_memory(spec.memory_mb)), code
         if code < 0:
             name = signal.Signals(-code).name
             hint = " (killed: out of memory?)" if name == "SIGKILL" else ""
@@ -172,14 +200,17 @@ def run_seed(
         return failed("result file is not valid JSON"), code
     if not outcome.get("ok"):
         return failed(str(outcome.get("reason", "failed"))), code
-    return SeedResult(
-        seed=spec.seed,
-        key=spec.key,
-        outcome=Outcome.ok,
-        metrics=outcome["metrics"],
-        curves=outcome.get("curves", {}),
-        bounds=outcome.get("bounds", {}),
-        wall_s=wall,
-        device=outcome.get("device"),
-        gpu=outcome.get("gpu"),
-    ), code
+    try:
+        return SeedResult(
+            seed=spec.seed,
+            key=spec.key,
+            outcome=Outcome.ok,
+            metrics=outcome["metrics"],
+            curves=outcome.get("curves", {}),
+            bounds=outcome.get("bounds", {}),
+            wall_s=wall,
+            device=outcome.get("device"),
+            gpu=outcome.get("gpu"),
+        ), code
+    except (KeyError, ValidationError) as exc:  # the worker checks; this is the last fence
+        return failed(f"malformed result: {str(exc).splitlines()[0]}"), code

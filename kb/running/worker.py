@@ -25,7 +25,38 @@ from kb.experiment import resolve_device
 from kb.formats.experiment import ExperimentError, check_bounds, check_result
 from kb.formats.records import atomic_write
 
-_OOM_MARKERS = ("can't allocate memory", "out of memory", "CUDA out of memory", "std::bad_alloc")
+# How running out of address space shows, in an exception or in the output of a process that
+# died of it: PyTorch's allocators, the dynamic loader mapping a large library (importing
+# torch under a low cap), C++'s bad_alloc, and OpenBLAS reserving its buffers.
+OOM_MARKERS = (
+    "can't allocate memory",
+    "Cannot allocate memory",
+    "cannot allocate memory",
+    "out of memory",
+    "std::bad_alloc",
+    "failed to map segment from shared object",
+    "Memory allocation still failed",
+)
+
+
+def memory_cap(memory_mb: int) -> int:
+    """The cap in bytes a worker asked for `memory_mb` gets (0: none): a lower hard
+    limit already set on kb itself wins, since a process cannot raise it."""
+    if memory_mb <= 0:
+        return 0
+    import resource
+
+    cap = memory_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    return cap
+
+
+def out_of_memory(memory_mb: int, detail: str = "") -> str:
+    """The reason of a seed that hit its memory cap, naming the cap."""
+    limit = memory_cap(memory_mb) // (1024 * 1024)
+    return f"out of memory (limit {limit} MiB)" + (f": {detail}" if detail else "")
 
 
 def _seed_everything(seed: int) -> None:
@@ -110,22 +141,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space cap; 0 = none")
     args = parser.parse_args(argv)
     _die_with_parent()
-    if args.memory_mb > 0:
+    cap = memory_cap(args.memory_mb)
+    if cap:
         import resource
 
-        cap = args.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     try:
         outcome = run_one(args.script, json.loads(args.config), args.seed, args.device)
     except ExperimentError as exc:
         outcome = {"ok": False, "reason": f"malformed result: {exc.message}"}
     except MemoryError:
-        outcome = {"ok": False, "reason": "out of memory (MemoryError)"}
+        traceback.print_exc()
+        outcome = {"ok": False, "reason": out_of_memory(args.memory_mb, "MemoryError")}
     except Exception as exc:  # the experiment's bug: record it, with the traceback in the log
         traceback.print_exc()
         text = f"{type(exc).__name__}: {exc}"
-        if any(marker in str(exc) for marker in _OOM_MARKERS):
-            outcome = {"ok": False, "reason": f"out of memory ({text[:200]})"}
+        if any(marker in str(exc) for marker in OOM_MARKERS):
+            # Under a cap, importing torch fails with an ImportError ("failed to map segment").
+            reason = out_of_memory(args.memory_mb, text[:200]) if cap else f"out of memory ({text[:200]})"
+            outcome = {"ok": False, "reason": reason}
         else:
             outcome = {"ok": False, "reason": f"crashed: {text[:300]}"}
     atomic_write(args.result, json.dumps(outcome))

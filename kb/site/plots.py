@@ -13,13 +13,11 @@ import hashlib
 import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.formats.records import RunRecord
+from kb.formats.records import RunRecord, atomic_write
 from kb.formats.schema import Prediction
 
 STYLE_VERSION = 2  # bump when the drawing code changes, so cached plots are redrawn
@@ -98,10 +96,7 @@ def render(plot: Plot, cache_dir: Path | None) -> str:
     svg = _draw(plot.spec)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".plot.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(svg)
-        os.replace(tmp, cached)
+        atomic_write(cached, svg, durable=False)  # a lost plot is only drawn again
     return svg
 
 
