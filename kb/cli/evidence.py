@@ -44,7 +44,7 @@ def run(
     timeout: Annotated[
         float, typer.Option(help="Seconds before a seed is stopped and recorded as failed.")
     ] = 1800.0,
-    memory: Annotated[int, typer.Option(help="Memory cap per seed, in MiB.")] = 8192,
+    memory: Annotated[int, typer.Option(help="Memory cap per seed, in MiB of address space (importing the CPU build of torch needs about 1 GiB).")] = 8192,
     threads: Annotated[
         int,
         typer.Option(
