@@ -39,7 +39,7 @@ from kb.site.parts import (
     tier_badge,
     verdict_cell,
 )
-from kb.site.speccurve import spec_curve_svg
+from kb.site.speccurve import INTRO, spec_curve_svg
 
 
 def claim_page(site: Site, urls: Urls, claim: Claim) -> str:
@@ -146,7 +146,7 @@ def _spec_curve(site: Site, cell: Cell) -> str:
     variants = site.variants(cell.claim, cell.prediction)
     if cell.record is None or not variants:
         return ""
-    return spec_curve_svg(site, cell, variants)
+    return INTRO + spec_curve_svg(site, cell, variants)
 
 
 def _record(site: Site, urls: Urls, here: str, cell: Cell) -> str:

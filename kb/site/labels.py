@@ -65,7 +65,8 @@ def metric_unit(info: ExperimentInfo | None, metric: str) -> str:
 def axis_label(info: ExperimentInfo | None, metric: str) -> str:
     """'Steps ratio noisy vs BN (×)': the label with its unit, for a plot axis."""
     unit = metric_unit(info, metric)
-    return metric_label(info, metric) + (f" ({unit})" if unit else "")
+    label = metric_label(info, metric)
+    return label + (f" ({unit})" if unit and unit.lower() != label.lower() else "")
 
 
 def metric_html(info: ExperimentInfo | None, metric: str) -> str:

@@ -30,7 +30,7 @@ from kb.site.parts import (
     verdict_cell,
 )
 from kb.site.plots import Plot, curve_plot, metric_plot
-from kb.site.speccurve import spec_curve_svg
+from kb.site.speccurve import INTRO, spec_curve_svg
 
 LEGEND = (
     '<p class="kb-legend">'
@@ -144,7 +144,7 @@ def _spec_curves(site: Site, family: list[Claim]) -> str:
                 out.append(spec_curve_svg(site, cell, variants))
     if not out:
         return ""
-    return "<h3>Do the verdicts survive other design choices?</h3>" + "".join(out)
+    return "<h3>Do the verdicts survive other design choices?</h3>" + INTRO + "".join(out)
 
 
 def _metric_header(site: Site, urls: Urls, here: str, row: Row) -> str:

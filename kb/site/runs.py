@@ -8,7 +8,7 @@ from kb.site.html import Urls, block, esc, fmt, front_matter, link, paragraphs, 
 from kb.site.labels import config_rows, metric_html, metric_unit, regime_text, value_text
 from kb.site.model import Site
 from kb.site.parts import claim_link, experiment_key, prediction_anchor, verdict_cell
-from kb.site.speccurve import spec_curve_svg
+from kb.site.speccurve import INTRO, spec_curve_svg
 
 MAX_DIFF_CHARS = 4000  # a record may carry a 200 kB diff; the page shows its start
 MAX_RUNS = 50  # rows of the runs table (every run is still detailed below it)
@@ -45,7 +45,7 @@ def experiment_page(site: Site, urls: Urls, name: str) -> str:
     out.append(block(
         table(["prediction", "metric", "expects", "verdict"], rows, cls="kb-verdicts") if rows
         else "<p>No prediction names this experiment.</p>",
-        ("<h3>Do the verdicts survive other design choices?</h3>" + "".join(curves)) if curves else "",
+        ("<h3>Do the verdicts survive other design choices?</h3>" + INTRO + "".join(curves)) if curves else "",
     ))
     if info is not None:
         out.append("## Scales, regimes and metrics\n\n")

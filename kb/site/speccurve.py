@@ -64,6 +64,15 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step) + 1)]
 
 
+INTRO = (
+    "<p>Each chart is a specification curve: one prediction's estimate (dot) and interval (bar) "
+    "under the registered configuration and under each variant that has runs, coloured by the "
+    "verdict it would get (green holds, red fails, amber inconclusive, grey invalid); the shaded "
+    "band is where the prediction holds. A verdict that keeps its colour down the chart is robust "
+    "to those design choices.</p>"
+)
+
+
 def spec_curve_svg(site: Site, cell: Cell, variants: Sequence[VariantVerdict]) -> str:
     """A <figure> holding the curve, with a caption that says what is shown (and how much)."""
     points = _points(cell, variants)
@@ -121,10 +130,7 @@ def spec_curve_svg(site: Site, cell: Cell, variants: Sequence[VariantVerdict]) -
         out.append(f'<circle cx="{x(pt.estimate):.1f}" cy="{y:.1f}" r="5" fill="{colour}"/>')
     out.append("</svg>")
     more = f" Showing the first {len(shown)} of {len(points)} configurations." if len(shown) < len(points) else ""
-    caption = (
-        f"Specification curve of <code>{esc(p.id)}</code>: the estimate (dot) and interval (bar) "
-        "under the registered configuration and each variant with runs, coloured by the verdict "
-        f"it would get (green holds, red fails, amber inconclusive, grey invalid).{more}"
-    )
+    caption = (f"{esc(cell.claim.title)} · <code>{esc(p.id)}</code>: the estimate (dot) and interval "
+               f"(bar) per configuration.{more}")
     return (f'<figure class="kb-specfig"><div class="kb-scroll">{"".join(out)}</div>'
             f"<figcaption>{caption}</figcaption></figure>")
