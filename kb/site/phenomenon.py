@@ -155,7 +155,8 @@ def _metric_header(site: Site, urls: Urls, here: str, row: Row) -> str:
     info = site.info(row.experiments[0]) if row.experiments else None
     described = []
     for e in row.experiments:
-        meaning = site.info(e).metrics.get(row.metric) if site.info(e) else None  # type: ignore[union-attr]
+        found = site.info(e)
+        meaning = found.metrics.get(row.metric) if found is not None else None
         exp = link(urls.page(here, f"experiments/{e}"), e)
         described.append(exp + (f": {esc(meaning)}" if meaning else ""))
     where = f'<br><span class="kb-pstatement">{"<br>".join(described) or "no experiment yet"}</span>'
