@@ -19,7 +19,15 @@ from kb.formats.bib import Reference
 from kb.formats.expectation import Expectation
 from kb.formats.experiment import ExperimentInfo
 from kb.formats.records import RunOutcome, RunRecord
-from kb.formats.schema import Claim, Kind, Prediction, StatusValue, VerdictRecord, VerdictValue
+from kb.formats.schema import (
+    Claim,
+    Kind,
+    Prediction,
+    StatusChange,
+    StatusValue,
+    VerdictRecord,
+    VerdictValue,
+)
 from kb.site.labels import regime_text
 
 if TYPE_CHECKING:
@@ -312,12 +320,20 @@ class Site:
     # -- history ------------------------------------------------------------------------
 
     @cached_property
+    def history(self) -> dict[str, list[StatusChange]]:
+        """Each claim's status history, read from git (never from the file, which a pull
+        request could edit). Outside a git repository there is none."""
+        from kb.evidence.history import status_history
+
+        return status_history(self.kb)
+
+    @cached_property
     def events(self) -> list[Event]:
         """Every status change, newest first."""
         out = []
         for c in self.claims:
             previous = None
-            for i, h in enumerate(c.status.history if c.status else []):
+            for i, h in enumerate(self.history.get(c.id, [])):
                 now = f"{h.status.value} · {h.certainty.value}"
                 out.append(Event(h.date, c, i, h.status.value, h.certainty.value, previous, h.run,
                                  h.cause))

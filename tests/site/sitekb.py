@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -443,7 +444,62 @@ def make_site_kb(root: Path) -> Path:
     # A multiverse variant (noise 0.2): a second point on each prediction's specification curve.
     write_record(root, _record(RUN_C, dt.datetime(2026, 3, 2, 12, tzinfo=utc), "smoke", [1.2, 1.35, 1.3, 1.25, 1.4],
                                config={**SMOKE, "noise": 0.2}, script_sha=sha, predictions=[]))
+    _commit_history(root)
     return root
+
+
+def _git(root: Path, *args: str, when: str = "2026-01-01T00:00:00Z") -> None:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false",
+                    *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def _commit_history(root: Path) -> None:
+    """Turn the claims' written `history:` lists into git history, as kb derives it.
+
+    A status's history is read from git, never from the file: each entry becomes a commit on
+    its date that sets the claim's status (and adds the run record it names), and the final
+    files keep no `history:` block.
+    """
+    import yaml
+
+    claims = sorted((root / "claims" / "demo").glob("*.yaml"))
+    final = {path: path.read_text(encoding="utf-8") for path in claims}
+    entries: list[tuple[dt.date, Path, dict[str, object]]] = []
+    for path, text in final.items():
+        status = (yaml.safe_load(text) or {}).get("status") or {}
+        entries += [(h["date"], path, h) for h in status.get("history") or []]
+    stripped = {path: re.sub(r"\n  history:\n(?:    .*\n)+", "\n", text) for path, text in final.items()}
+    runs = sorted((root / "repro" / "runs").rglob("*.json"))
+    held = {run.stem: run.read_bytes() for run in runs}
+    for run in runs:
+        run.unlink()
+    for path in {path for _, path, _ in entries}:  # each appears with its first history entry
+        path.unlink()
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "base", when="2025-12-31T00:00:00Z")
+    for when, path, entry in sorted(entries, key=lambda e: (e[0], str(e[1]))):
+        value, certainty = entry["status"], entry["certainty"]
+        text = re.sub(r"(\nstatus:\n  value: )\S+(\n  certainty: )[^\n]+",
+                      lambda m, v=value, c=certainty: f"{m.group(1)}{v}{m.group(2)}{c}",
+                      stripped[path])
+        path.write_text(text, encoding="utf-8")
+        if entry.get("run") in held:
+            record = next(r for r in runs if r.stem == entry["run"])
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_bytes(held.pop(str(entry["run"])))
+        _git(root, "add", "-A")
+        _git(root, "commit", "-q", "--allow-empty", "-m", f"status of {path.stem}", when=f"{when}T12:00:00Z")
+    for path, text in stripped.items():
+        path.write_text(text, encoding="utf-8")
+    for run in runs:
+        if run.stem in held:
+            run.parent.mkdir(parents=True, exist_ok=True)
+            run.write_bytes(held[run.stem])
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "--allow-empty", "-m", "now", when="2026-03-05T00:00:00Z")
 
 
 def make_evil_kb(root: Path) -> Path:
