@@ -157,7 +157,7 @@ def test_status_history_is_read_from_git_with_its_cause(repo: Path) -> None:
     (repo / CLAIM).write_text(_with_status("refuted", "very low", ["r1"]))  # not committed
     history = status_history(load(repo), today=dt.date(2026, 5, 1))["grows"]
     assert [(h.date.isoformat(), h.status.value, h.run, h.cause) for h in history] == [
-        ("2026-02-01", "untested", None, "its sources, predictions or the rules changed (no new run)"),
+        ("2026-02-01", "untested", None, "the claim was added"),
         ("2026-03-01", "supported", "r1", None),
         ("2026-04-01", "contested", None, "its sources, predictions or the rules changed (no new run)"),
         ("2026-05-01", "refuted", None, "not committed yet"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from kb.checking.knowledge import REFERENCES_FILE, REPRO_DIR, KnowledgeBase, LoadedClaim
+from kb.checking.rules import content_rules
 from kb.checking.similar import near_duplicates
 from kb.checking.stances import stance_problems
 from kb.formats.bib import unused_warnings
@@ -94,6 +95,7 @@ def cross_checks(kb: KnowledgeBase) -> list[Problem]:
     out += _refinement_cycles(kb)
     out += duplicate_statements(kb)
     out += stance_problems(kb)
+    out += content_rules(kb)  # the knowledge base's own, from its settings
     if kb.references:
         out += unused_warnings(kb.references, cited, REFERENCES_FILE)
     return out

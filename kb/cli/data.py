@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kb.cli.options import RootOption, load_kb
+from kb.cli.options import Format, FormatOption, RootOption, load_kb
 
 
 def index(
@@ -19,8 +19,12 @@ def index(
         str | None, typer.Option("--sql", help="Run a read-only SQL query on the fresh index.")
     ] = None,
     root: RootOption = None,
+    format: FormatOption = Format.text,
 ) -> None:
-    """Rebuild the SQL index (SQLite in .kb/, or $KB_DATABASE_URL) from the files."""
+    """Rebuild the SQL index (SQLite in .kb/, or $KB_DATABASE_URL) from the files.
+
+    With --sql, the query's rows are printed as JSON whatever the format.
+    """
     from kb import render
     from kb.data import index as index_module
 
@@ -30,7 +34,10 @@ def index(
         render.print_json(index_module.query(kb, sql))
         return
     report = index_module.refresh(kb, force=force)
-    render.index_report(report)
+    if format is Format.json:
+        render.print_json(render.index_summary(report))
+    else:
+        render.index_report(report)
 
 
 class ExportFormat(StrEnum):
@@ -51,9 +58,15 @@ def export(
             "jsonld: knowledge-base.jsonld (schema.org).",
         ),
     ] = ExportFormat.csv,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")] = Path(
-        "export"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder to write into [default: export/ in the knowledge-base root].",
+            show_default=False,
+        ),
+    ] = None,
     all_references: Annotated[
         bool,
         typer.Option(
@@ -83,10 +96,12 @@ def export_run(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Crate folder [default: export/rocrate-RUN_ID].", show_default=False
+            "--output", "-o", help="Crate folder [default: export/rocrate-RUN_ID in the knowledge-base root].",
+            show_default=False,
         ),
     ] = None,
     root: RootOption = None,
+    format: FormatOption = Format.text,
 ) -> None:
     """Write one run as a Workflow Run RO-Crate: script, config, run record, per-seed results,
     software versions and the predictions it tests."""
@@ -96,4 +111,7 @@ def export_run(
     kb = load_kb(root)
     kb.require_valid()
     report = write_crate(kb, run_id, output)
-    render.crate_report(report)
+    if format is Format.json:
+        render.print_json(render.crate_summary(report))
+    else:
+        render.crate_report(report)

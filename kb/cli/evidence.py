@@ -44,7 +44,7 @@ def run(
     timeout: Annotated[
         float, typer.Option(help="Seconds before a seed is stopped and recorded as failed.")
     ] = 1800.0,
-    memory: Annotated[int, typer.Option(help="Memory cap per seed, in MiB.")] = 8192,
+    memory: Annotated[int, typer.Option(help="Memory cap per seed, in MiB of address space (importing the CPU build of torch needs about 1 GiB).")] = 8192,
     threads: Annotated[
         int,
         typer.Option(
@@ -64,7 +64,18 @@ def run(
         typer.Option("--set", metavar="KEY=VALUE", help="Override a config value (repeatable)."),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would run, run nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the seeds a real run would compute and reuse, and how long it should "
+            "take (from earlier records); run nothing.",
+        ),
+    ] = False,
+    rerun: Annotated[
+        bool,
+        typer.Option(
+            "--rerun", help="Compute every seed again, even those already recorded or cached."
+        ),
     ] = False,
     changed_since: Annotated[
         str | None,
@@ -112,6 +123,7 @@ def run(
         typer.Option("--allow-failures", help="Exit 0 even when seeds failed (they are recorded either way)."),
     ] = False,
     root: RootOption = None,
+    format: FormatOption = Format.text,
 ) -> None:
     """Run the experiments that test a claim's predictions; record the runs; update statuses.
 
@@ -128,7 +140,10 @@ def run(
 
         touched = changed_experiments(kb, changed_since)
         if not (touched or targets or run_all):
-            render.touched_experiments(touched, changed_since)
+            if format is Format.json:
+                render.print_json({"touched": [], "runs": []})
+            else:
+                render.touched_experiments(touched, changed_since)
             return
         targets = [*(targets or []), *(t.name for t in touched)]
     plans = plan.plan_runs(
@@ -140,9 +155,18 @@ def run(
         seeds=seeds,
         overrides=overrides or [],
         multiverse=multiverse,
+        rerun=rerun,
     )
     if dry_run:
-        render.plans(plans)
+        from kb.formats.records import read_records
+        from kb.running.batch import prepare
+
+        todo = prepare(plans, kb.root, plan.Silent()).todo  # what a real run decides
+        previews = plan.preview(plans, todo, read_records(kb.root)[0], jobs)
+        if format is Format.json:
+            render.print_json({"dry_run": True, "jobs": jobs, "plans": [p.to_dict() for p in previews]})
+        else:
+            render.plans(previews, jobs)
         return
     options = plan.RunOptions(
         device=device,
@@ -167,10 +191,14 @@ def run(
             array_parallelism=array_parallelism,
             setup=slurm_setup or [],
         )
+    text = format is Format.text
     with render.RunProgress() as progress:
         report = runner.execute(plans, kb.root, options, progress)
-    render.run_report(report)
     if report.submission is not None:  # left running: recorded later by `kb jobs`
+        if text:
+            render.run_report(report)
+        else:
+            render.print_json(render.run_summary(report))
         if report.interrupted:
             raise typer.Exit(130)
         return
@@ -178,8 +206,12 @@ def run(
 
     assessment, changes = statuses.refresh(kb.root, runs=report.records)
     served = {(r.claim, r.prediction) for p in plans for r in p.predictions}
-    render.verdicts(assessment, served)
-    render.status_changes(changes)
+    if text:
+        render.run_report(report)
+        render.verdicts(assessment, served)
+        render.status_changes(changes)
+    else:
+        render.print_json(render.run_summary(report, assessment, served, changes))
     if report.interrupted:
         raise typer.Exit(130)
     if report.failed_seeds and not allow_failures:
@@ -295,7 +327,7 @@ def verify(
     run_id: Annotated[
         str | None,
         typer.Argument(
-            metavar="RUN_ID",
+            metavar="RUN_ID|EXPERIMENT",
             help="Id of a run record (its file name), or an experiment name for its latest run.",
             show_default=False,
         ),
@@ -314,8 +346,13 @@ def verify(
     atol: Annotated[float, typer.Option(help="Absolute tolerance for a metric to match.")] = 1e-9,
     timeout: Annotated[float, typer.Option(help="Seconds per seed.")] = 1800.0,
     root: RootOption = None,
+    format: FormatOption = Format.text,
 ) -> None:
-    """Re-execute a recorded run's config and seeds; report, metric by metric, whether they match."""
+    """Re-execute a recorded run's config and seeds; report, metric by metric, whether they match.
+
+    RUN_ID is a run record's id, or an experiment name for that experiment's latest run
+    with a successful seed.
+    """
     from kb import render
     from kb.running import plan
     from kb.running.verify import verify as verify_run
@@ -338,11 +375,16 @@ def verify(
             return
     else:
         ids = [run_id or ""]
-    failed = 0
+    failed, summaries = 0, []
     for one in ids:
         with render.RunProgress() as progress:
             report = verify_run(kb, one, options, progress, rtol=rtol, atol=atol)
-        render.verify_report(report)
+        if format is Format.json:
+            summaries.append(render.verify_summary(report))
+        else:
+            render.verify_report(report)
         failed += not report.ok
+    if format is Format.json:
+        render.print_json(summaries[0] if run_id is not None else summaries)
     if failed:
         raise typer.Exit(1)

@@ -24,6 +24,7 @@ from kb.formats.files import new_folder_mode
 if TYPE_CHECKING:
     from bibtexparser.model import Block
 
+EXPORT_DIR = "export"  # the default output folder, in the knowledge-base root (git-ignored)
 TABLE_FORMATS = ("csv", "parquet", "json")
 FORMATS = (*TABLE_FORMATS, "bibtex", "jsonld")
 BIBTEX_FILE = "references.bib"
@@ -37,9 +38,11 @@ class ExportReport:
 
 
 def export(
-    kb: KnowledgeBase, output: Path, fmt: str, *, all_references: bool = False
+    kb: KnowledgeBase, output: Path | None, fmt: str, *, all_references: bool = False
 ) -> ExportReport:
-    """Write the export `fmt` into the folder `output` (created if missing)."""
+    """Write the export `fmt` into the folder `output` (created if missing); by default
+    `export/` in the knowledge-base root, wherever kb runs from."""
+    output = output if output is not None else kb.root / EXPORT_DIR
     if fmt not in FORMATS:
         raise KbError(f"unknown export format '{fmt}': use one of {', '.join(FORMATS)}")
     if all_references and fmt != "bibtex":

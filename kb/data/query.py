@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from kb.checking.knowledge import KnowledgeBase
+from kb.formats.diagnose import suggest
+from kb.formats.errors import KbError
 from kb.formats.schema import Claim, Kind
 
 NOT_DERIVED = "untested"  # what a claim shows before `kb run` has derived its status
@@ -97,8 +99,21 @@ def list_claims(
     tag: str | None = None,
     status: str | None = None,
 ) -> list[ClaimRow]:
-    """Claims matching every given filter, phenomena first within each topic."""
+    """Claims matching every given filter, phenomena first within each topic.
+
+    A topic or tag that no claim has is a mistake (a typo, British spelling), not an empty
+    answer: it raises, naming the nearest one.
+    """
     rows = [row(c.claim) for c in kb.claims.values()]
+    for name, given, known in (
+        ("topic", topic, {r.topic for r in rows}),
+        ("tag", tag, {t for r in rows for t in r.tags}),
+    ):
+        if given is not None and given not in known:
+            hint = suggest(given, sorted(known))
+            if not hint and len(known) <= 12:
+                hint = f" (there are: {', '.join(sorted(known)) or 'none'})"
+            raise KbError(f"no claim has the {name} '{given}'{hint}")
     rows = [
         r
         for r in rows

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.checking.knowledge import KnowledgeBase
-from kb.data.export import files_in, staged
+from kb.data.export import EXPORT_DIR, files_in, staged
 from kb.formats.errors import KbError
 from kb.formats.records import RunOutcome, RunRecord, prediction_sha256, record_path, sha256_bytes
 
@@ -51,7 +51,7 @@ def export_run(kb: KnowledgeBase, run_id: str, output: Path | None) -> CrateRepo
     from kb.running.verify import find_record
 
     record = find_record(kb, run_id)
-    output = output if output is not None else Path("export") / f"rocrate-{record.id}"
+    output = output if output is not None else kb.root / EXPORT_DIR / f"rocrate-{record.id}"
     crate = _build(kb, record)
     with staged(output, replace=True) as stage:
         crate.write(stage)

@@ -76,11 +76,14 @@ def status_history(kb: KnowledgeBase, today: dt.date | None = None) -> dict[str,
             block = _block(blobs.get((commit, path)))
             if block is None or block[:2] == previous:
                 continue
+            first = previous is None
             previous = block[:2]
             new_runs = added.get(commit, [])
             mine = [r for r in new_runs if r in block[2]]
             if mine:
                 run, cause = mine[0], None
+            elif first:
+                run, cause = None, "the claim was added"
             elif new_runs:
                 run, cause = None, "no run of this claim in that change: the correction within its family, or its sources"
             else:

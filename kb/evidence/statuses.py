@@ -24,7 +24,7 @@ from kb.evidence.registration import RecordCommits, git_blobs, prediction_regist
 from kb.evidence.rules import Derivation, derive, stale_statuses
 from kb.evidence.writeback import write_status
 from kb.formats import yamlfile
-from kb.formats.errors import Problem
+from kb.formats.errors import InvalidKnowledgeBase, Problem
 from kb.formats.records import RunRecord, read_records
 from kb.formats.schema import Status
 
@@ -88,7 +88,13 @@ def _assess(kb: KnowledgeBase) -> Assessment:
 
 
 def stale_problems(kb: KnowledgeBase, assessment: Assessment) -> list[Problem]:
-    """One located error per claim whose stored status is out of date (for `kb check`)."""
+    """One located error per claim whose stored status is out of date (for `kb check`).
+
+    None while a run record is unreadable: its evidence is missing from the derivation, so
+    the statuses it serves would differ for that reason alone (one broken record, one error).
+    """
+    if assessment.record_problems:
+        return []
     out = []
     for cid in assessment.stale:
         loaded = kb.claims[cid]
@@ -143,6 +149,12 @@ def refresh(
         kb = load(root, use_cache=cache.enabled())
         kb.require_valid()
         assessment = assess(kb)
+        if assessment.record_problems:
+            # Statuses derived without an unreadable record would silently drop its evidence.
+            raise InvalidKnowledgeBase(
+                "a run record cannot be read; fix or remove it before writing statuses",
+                assessment.record_problems,
+            )
         changes = []
         for cid in assessment.stale:
             loaded = kb.claims[cid]

@@ -86,9 +86,11 @@ class SafeReader:
             info = os.stat(real)
         if not stat.S_ISREG(info.st_mode):
             raise FileRefused(f"is {_kind(info.st_mode)}, not a regular file")
-        # O_NONBLOCK: should the file have been swapped for a FIFO since the stat, opening
-        # it does not wait for a writer; fstat then refuses it.
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        # Should the file have been swapped since the stat: O_NOFOLLOW refuses a new link
+        # (`real` has none left), O_NONBLOCK does not wait for a FIFO's writer, and fstat
+        # then refuses anything but a regular file.
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(real, flags)
         try:
             opened = os.fstat(fd)
             if not stat.S_ISREG(opened.st_mode):

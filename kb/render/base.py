@@ -58,6 +58,40 @@ def _widths(rows: Sequence[Any], **columns: Any) -> dict[str, int]:
     return {name: max([len(name), *(len(get(r)) for r in rows)]) for name, get in columns.items()}
 
 
+GAP = 2  # between two columns of a borderless table: one space of padding on each side
+
+
+def fit_widths(
+    fixed: dict[str, int],
+    prose: int,
+    width: int,
+    *,
+    prose_min: int = 12,
+    drop: Sequence[str] = (),
+    fold: str = "",
+) -> tuple[dict[str, int], int]:
+    """Widths that fit `width` columns: the fixed columns whole, the prose column the rest.
+
+    `fixed` holds the columns in display order; the prose column (a title, a reason) comes
+    last and is cut with an ellipsis, or left out (width 0) when fewer than `prose_min`
+    columns remain. If the fixed columns alone do not fit, the `drop` columns are left out
+    in that order (absent from the result), and last the `fold` column (an id) is narrowed
+    to wrap over lines. Columns in neither (a status) are always shown whole.
+    """
+    used = sum(fixed.values()) + GAP * (len(fixed) - 1)
+    room = width - used - GAP
+    if room >= prose_min:
+        return dict(fixed), min(prose, room)
+    widths = dict(fixed)
+    for name in drop:
+        if used <= width:
+            break
+        used -= widths.pop(name) + GAP
+    if fold and used > width:
+        widths[fold] = max(4, widths[fold] - (used - width))
+    return widths, 0
+
+
 def _interval(v: Any) -> str:
     if v.estimate is None:
         return ""

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from kb.data.query import ClaimRow, ClaimView, OpenPrediction
 from kb.formats.errors import Problem, Severity
-from kb.render.base import _STATUS_STYLE, _interval, _widths, safe, stdout
+from kb.render.base import _STATUS_STYLE, GAP, _interval, _widths, fit_widths, safe, stdout
 
 _STANCE_STYLE = {
     "proposes": "cyan",
@@ -31,7 +31,12 @@ def problems(found: Sequence[Problem], files: int) -> None:
 
 
 def claim_table(rows: Sequence[ClaimRow]) -> None:
-    table = Table(header_style="bold", box=None, pad_edge=False)
+    """The claims, one line each; the status column is always shown, whatever the width.
+
+    The title takes the room left and is cut with an ellipsis. When the terminal (or the
+    80 columns of a pipe) is too narrow for the topic column, each topic becomes a heading
+    line; when it is too narrow for a title column, each title goes on a line of its own.
+    """
     widths = _widths(
         rows,
         topic=lambda r: r.topic,
@@ -39,23 +44,67 @@ def claim_table(rows: Sequence[ClaimRow]) -> None:
         status=lambda r: r.status,
         certainty=lambda r: r.certainty,
     )
-    for column, width in widths.items():
-        table.add_column(
-            column, no_wrap=True, min_width=width, style="dim" if column == "topic" else ""
-        )
-    table.add_column("title", overflow="ellipsis", no_wrap=True, min_width=20)
-    for r in rows:
-        # Explanations sit under the phenomenon they explain (list_claims orders them so).
-        shown_id = safe(r.id, "bold") if r.kind == "phenomenon" else safe(f"  ↳ {r.id}")
-        table.add_row(
-            safe(r.topic),
-            shown_id,
-            safe(r.status, _STATUS_STYLE.get(r.status, "")),
-            safe(r.certainty),
-            safe(r.title),
-        )
-    stdout.print(table)
+    title = max([len("title"), *(len(r.title) for r in rows)])
+    fixed, title_width = fit_widths(widths, title, stdout.width, prose_min=20)
+    headings = not title_width
+    if headings:
+        del widths["topic"]
+        fixed, title_width = fit_widths(widths, title, stdout.width, prose_min=20)
+    if not title_width:
+        _narrow_claim_lines(rows, widths)
+    else:
+        table = Table(header_style="bold", box=None, pad_edge=False)
+        for column, width in fixed.items():
+            style = "dim" if column == "topic" else ""
+            table.add_column(column, no_wrap=True, width=width, style=style)
+        table.add_column("title", overflow="ellipsis", no_wrap=True, width=title_width)
+        topic = None
+        for r in rows:
+            if headings and r.topic != topic:
+                table.add_row(safe(f"{r.topic}/", "bold"))
+            topic = r.topic
+            cells = [safe(r.topic), _shown_id(r), *_status_cells(r), safe(r.title)]
+            table.add_row(*cells[1 if headings else 0 :])
+        stdout.print(table)
     stdout.print(safe(f"{len(rows)} claim(s)", "dim"))
+
+
+def _shown_id(r: ClaimRow) -> Text:
+    # Explanations sit under the phenomenon they explain (list_claims orders them so).
+    return safe(r.id, "bold") if r.kind == "phenomenon" else safe(f"  ↳ {r.id}")
+
+
+def _status_cells(r: ClaimRow) -> tuple[Text, Text]:
+    return safe(r.status, _STATUS_STYLE.get(r.status, "")), safe(r.certainty)
+
+
+def _narrow_claim_lines(rows: Sequence[ClaimRow], widths: dict[str, int]) -> None:
+    """Topic headings; per claim its id, status and certainty, then its title on a line below.
+
+    An id longer than the room left beside the status is written whole (never cut).
+    """
+    room = stdout.width - widths["status"] - widths["certainty"] - 2 * GAP
+    id_width = max(1, min(widths["claim"], room))
+    header = Text("claim".ljust(id_width) + "  " + "status".ljust(widths["status"]) + "  certainty")
+    stdout.print(header, style="bold", crop=False, soft_wrap=True)
+    topic = None
+    for r in rows:
+        if r.topic != topic:
+            stdout.print(safe(f"{r.topic}/", "bold"), soft_wrap=True)
+            topic = r.topic
+        status, certainty = _status_cells(r)
+        shown = _shown_id(r)
+        line = Text.assemble(
+            shown,
+            " " * max(0, id_width - shown.cell_len) + "  ",
+            status,
+            " " * (widths["status"] - status.cell_len) + "  ",
+            certainty,
+        )
+        stdout.print(line, soft_wrap=True)
+        title = safe(("      " if r.kind == "explanation" else "    ") + r.title, "dim")
+        title.truncate(stdout.width, overflow="ellipsis")
+        stdout.print(title, soft_wrap=True)
 
 
 def open_table(rows: Sequence[OpenPrediction]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kb.render.base import safe, stdout
 
@@ -16,6 +16,10 @@ def index_report(report: IndexReport) -> None:
     what = "updated" if report.rebuilt else "already up to date"
     stdout.print(safe(f"index {what}: {report.url}", "bold"))
     stdout.print(safe(", ".join(f"{n} {name}" for name, n in report.counts.items())))
+
+
+def index_summary(report: IndexReport) -> dict[str, Any]:
+    return {"url": report.url, "rebuilt": report.rebuilt, "counts": report.counts}
 
 
 def export_report(report: ExportReport) -> None:
@@ -36,3 +40,15 @@ def crate_report(report: CrateReport) -> None:
     for name in report.files:
         stdout.print(safe(f"  {name}"))
     stdout.print(safe(f"{len(report.files)} files, {report.entities} entities", "dim"))
+
+
+def crate_summary(report: CrateReport) -> dict[str, Any]:
+    record = report.record
+    return {
+        "path": str(report.path),
+        "run": record.id,
+        "experiment": record.experiment,
+        "scale": record.scale,
+        "files": report.files,
+        "entities": report.entities,
+    }

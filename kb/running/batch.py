@@ -95,7 +95,7 @@ def prepare(plans: list[RunPlan], root: Path, events: RunEvents) -> Batch:
     for i, plan in enumerate(plans):
         for seed in plan.seeds:
             key = seed_key(plan.script_sha256, plan.config, seed)
-            if key in known:
+            if key in known and not plan.rerun:
                 cached, run_id = known[key]
                 batch.results[i][seed] = cached.model_copy(
                     update={"reused": True, "reused_from": run_id or cached.reused_from}

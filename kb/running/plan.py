@@ -3,11 +3,16 @@
 A target is a claim id, an experiment name or a topic; `plan_runs` turns targets into one
 `RunPlan` per experiment, and `RunOptions` carries how to run them (device, parallel jobs,
 limits, executor). `RunEvents` is what the running code reports back to the command line.
+`preview` is what `kb run --dry-run` shows: for each plan, the seeds a real run would
+compute and those it would reuse (as `kb.running.batch.prepare` decides them), and how
+long it should take, from the seeds' wall times in earlier run records.
 """
 
 from __future__ import annotations
 
+import math
 import shlex
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,7 +21,14 @@ from kb.checking.knowledge import KnowledgeBase
 from kb.formats.diagnose import suggest
 from kb.formats.errors import KbError
 from kb.formats.experiment import ExperimentInfo, apply_overrides
-from kb.formats.records import PredictionRef, SeedResult, prediction_sha256, sha256_bytes
+from kb.formats.records import (
+    Outcome,
+    PredictionRef,
+    RunRecord,
+    SeedResult,
+    prediction_sha256,
+    sha256_bytes,
+)
 from kb.running.config import SlurmSettings
 
 
@@ -47,6 +59,7 @@ class RunPlan:
     seeds: list[int]
     predictions: list[PredictionRef]
     script_sha256: str
+    rerun: bool = False  # recompute every seed, even those already recorded or cached
 
     @property
     def name(self) -> str:
@@ -80,8 +93,12 @@ def plan_runs(
     seeds: int = 5,
     overrides: list[str] | None = None,
     multiverse: bool = False,
+    rerun: bool = False,
 ) -> list[RunPlan]:
-    """Which experiments the targets need: claim ids, experiment names or topics."""
+    """Which experiments the targets need: claim ids, experiment names or topics.
+
+    With `rerun`, every seed is computed again, even one already recorded or cached.
+    """
     names: set[str] = set()
     if run_all:
         names = set(experiments)
@@ -132,7 +149,9 @@ def plan_runs(
         ]
         script_sha = sha256_bytes(info.path.read_bytes())
         for variant in [config, *(variants(info, scale, config) if multiverse else [])]:
-            plans.append(RunPlan(info, scale, variant, list(range(seeds)), served, script_sha))
+            plans.append(
+                RunPlan(info, scale, variant, list(range(seeds)), served, script_sha, rerun)
+            )
     return plans
 
 
@@ -148,6 +167,64 @@ def variants(info: ExperimentInfo, scale: str, config: dict[str, Any]) -> list[d
             if value != config.get(key):
                 out.append({**config, key: value})
     return out
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a real run of one plan would do: the seeds it computes and reuses, and how long."""
+
+    plan: RunPlan
+    compute: list[int]
+    reuse: list[int]
+    seed_s: float | None  # median wall time of one seed in earlier records; None: never run
+    expected_s: float | None  # seed_s for each round of `jobs` seeds to compute
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experiment": self.plan.experiment.name,
+            "scale": self.plan.scale,
+            "config": self.plan.config,
+            "compute": self.compute,
+            "reuse": self.reuse,
+            "predictions": [f"{r.claim}/{r.prediction}" for r in self.plan.predictions],
+            "median_seed_s": self.seed_s,
+            "expected_s": self.expected_s,
+        }
+
+
+def preview(
+    plans: list[RunPlan], todo: list[tuple[int, int]], records: list[RunRecord], jobs: int
+) -> list[Preview]:
+    """Each plan's seeds to compute (`todo`, from `prepare`) and to reuse, and its expected
+    wall time: the median seconds of one seed in earlier records of the experiment at that
+    scale, times the rounds of `jobs` parallel seeds it needs."""
+    out = []
+    for i, plan in enumerate(plans):
+        compute = [seed for j, seed in todo if j == i]
+        seed_s = median_seed_seconds(plan, records)
+        rounds = math.ceil(len(compute) / max(1, jobs))
+        out.append(
+            Preview(
+                plan,
+                compute,
+                [s for s in plan.seeds if s not in compute],
+                seed_s,
+                None if seed_s is None else round(seed_s * rounds, 1),
+            )
+        )
+    return out
+
+
+def median_seed_seconds(plan: RunPlan, records: list[RunRecord]) -> float | None:
+    """Median wall time of the seeds computed (not reused) for this experiment and scale."""
+    times = [
+        r.wall_s
+        for record in records
+        if record.experiment == plan.experiment.name and record.scale == plan.scale
+        for r in record.results
+        if r.outcome is Outcome.ok and not r.reused and r.wall_s > 0
+    ]
+    return statistics.median(times) if times else None
 
 
 def command_line(argv: list[str]) -> str:

@@ -18,11 +18,14 @@ from kb.site.html import (
     paragraphs,
     table,
 )
+from kb.site.labels import metric_html
 from kb.site.model import Cell, Site
 from kb.site.parts import (
+    HISTORY_HEAD,
     STATE_HELP,
     claim_key,
     claim_link,
+    evidence_lines,
     experiment_key,
     history_rows,
     interval_text,
@@ -33,8 +36,10 @@ from kb.site.parts import (
     scope_line,
     sources_list,
     status_badge,
+    tier_badge,
     verdict_cell,
 )
+from kb.site.speccurve import INTRO, spec_curve_svg
 
 
 def claim_page(site: Site, urls: Urls, claim: Claim) -> str:
@@ -66,7 +71,9 @@ def claim_page(site: Site, urls: Urls, claim: Claim) -> str:
         cls="kb-head",
     ))
     out.append("## Status\n\n")
-    out.append(block(_status(claim)))
+    out.append(block(_status(site, claim)))
+    out.append("## Two lines of evidence\n\n")
+    out.append(block(evidence_lines(claim)))
     out.append("## Predictions\n\n")
     out.append(block(*(_prediction(site, urls, here, site.cell(claim, p)) for p in claim.predictions))
                if claim.predictions else block("<p>This claim states no prediction yet.</p>"))
@@ -80,7 +87,7 @@ def claim_page(site: Site, urls: Urls, claim: Claim) -> str:
     out.append("## History\n\n")
     rows = history_rows(urls, here, [claim], site)
     out.append(block(
-        table(["date", "claim", "before", "after", "run"], rows) if rows
+        table(HISTORY_HEAD, rows) if rows
         else "<p>No status change recorded yet.</p>"
     ))
     tags = ", ".join(link(urls.page(here, "tags", anchor_id("tag", t)), t) for t in claim.tags)
@@ -93,7 +100,7 @@ def claim_page(site: Site, urls: Urls, claim: Claim) -> str:
     return "".join(out)
 
 
-def _status(claim: Claim) -> str:
+def _status(site: Site, claim: Claim) -> str:
     s = claim.status
     if s is None:
         return (
@@ -107,8 +114,7 @@ def _status(claim: Claim) -> str:
     )
     return (
         f'<p><span class="kb-badge kb-s-{esc(s.value.value)}">{esc(s.value.value)}</span> '
-        f"with <strong>{esc(s.certainty.value)}</strong> certainty, from "
-        f"{'our experiments' if s.basis == 'experiments' else 'the literature only'}.</p>"
+        f"with <strong>{esc(s.certainty.value)}</strong> certainty · evidence: {tier_badge(claim, site)}</p>"
         f'<p class="kb-reason">{esc(s.reason)}</p>'
         + (f"<p>Certainty steps:</p><ul>{steps}</ul>" if steps else "")
     )
@@ -120,18 +126,27 @@ def _prediction(site: Site, urls: Urls, here: str, cell: Cell) -> str:
     if p.experiment:
         facts.append("experiment " + link(urls.page(here, experiment_key(p.experiment)), p.experiment))
     if p.metric:
-        facts.append(f"metric <code>{esc(p.metric)}</code>")
+        facts.append("metric " + metric_html(site.info(p.experiment or ""), p.metric))
     if p.expect:
         facts.append(f"expects <code>{esc(p.expect)}</code>")
     if p.registered:
         facts.append(f"registered {esc(p.registered.isoformat())}")
-    verdict = f'<table class="kb-verdicts"><tbody><tr>{verdict_cell(urls, here, cell, expect=False)}' \
-              f"<td>{esc(STATE_HELP[cell.state])}{_record(site, urls, here, cell)}</td></tr></tbody></table>"
+    verdict = f'<div class="kb-scroll"><table class="kb-verdicts"><tbody><tr>' \
+              f"{verdict_cell(site, urls, here, cell, expect=False)}" \
+              f"<td>{esc(STATE_HELP[cell.state])}{_record(site, urls, here, cell)}</td></tr></tbody></table></div>"
+    curve = _spec_curve(site, cell)
     return (
         f'<div class="kb-prediction" id="{esc(prediction_anchor(p.id))}">'
         f"<h3>{esc(p.id)}</h3>{paragraphs(p.statement)}"
-        f'<p class="kb-facts">{" · ".join(facts)}</p>{verdict}</div>'
+        f'<p class="kb-facts">{" · ".join(facts)}</p>{verdict}{curve}</div>'
     )
+
+
+def _spec_curve(site: Site, cell: Cell) -> str:
+    variants = site.variants(cell.claim, cell.prediction)
+    if cell.record is None or not variants:
+        return ""
+    return INTRO + spec_curve_svg(site, cell, variants)
 
 
 def _record(site: Site, urls: Urls, here: str, cell: Cell) -> str:
@@ -140,20 +155,31 @@ def _record(site: Site, urls: Urls, here: str, cell: Cell) -> str:
         return ""
     facts = []
     if r.scale:
-        facts.append(f"scale {esc(r.scale)}")
+        facts.append(f"measured at {esc(site.regime(cell))}")
     if r.interval is not None and r.level is not None:
-        facts.append(f"{r.level:.2%} interval {interval_text(r.interval, fmt)}")
+        facts.append(f"{esc(_percent(r.level))} interval {esc(interval_text(r.interval, fmt))}")
+    if r.censored:
+        facts.append(f"{r.censored:,} of {r.n:,} seeds censored: they only bound the value")
     if r.p_adjusted is not None:
-        facts.append(f"Holm-adjusted p = {r.p_adjusted:.3g}")
+        facts.append(f"Holm-adjusted p = {esc(fmt(r.p_adjusted))}")
+    if r.seeds_needed:
+        facts.append(f"about {r.seeds_needed:,} seeds would decide it")
     if r.confirmatory is not None:
         facts.append("confirmatory" if r.confirmatory else "exploratory")
     runs = ", ".join(run_link(urls, here, site, run) for run in r.runs)
     stale = ", ".join(run_link(urls, here, site, run) for run in r.stale_runs)
+    reason = f"<br>{esc(r.reason)}" if r.reason else ""
     return (
-        (f"<br>{' · '.join(facts)}" if facts else "")
+        reason
+        + (f"<br>{' · '.join(facts)}" if facts else "")
         + (f"<br>runs counted: {runs}" if runs else "")
         + (f"<br>stale runs (not counted): {stale}" if stale else "")
     )
+
+
+def _percent(level: float) -> str:
+    """0.998571 -> '99.86%': enough digits to tell the Holm-corrected level from 99%."""
+    return f"{level:.2%}" if level < 0.9999 else f"{level:.4%}"
 
 
 def claim_review(site: Site, claim: Claim, urls: Urls) -> dict[str, Any]:
@@ -161,7 +187,7 @@ def claim_review(site: Site, claim: Claim, urls: Urls) -> dict[str, Any]:
     base = (site.options.site_url or "").rstrip("/")
     url = f"{base}/{urls.page('', claim_key(claim))}" if base else None
     return jsonld.document(
-        jsonld.claim_review(claim, site.kb.references, site.options.site_name, url)
+        jsonld.claim_review(claim, site.references, site.options.site_name, url)
     )
 
 

@@ -52,8 +52,10 @@ def atom_feed(site: Site, urls: Urls) -> str:
         summary = f"{e.claim.id} became {e.status} with {e.certainty} certainty{before}."
         if e.run:
             summary += f" Caused by run {e.run}."
+        elif e.cause:
+            summary += f" Cause: {e.cause}."
         status = e.claim.status
-        if status is not None and e.index == len(status.history) - 1:  # the current status
+        if status is not None and e.index == len(site.history.get(e.claim.id, [])) - 1:
             summary += f" {status.reason}"
         sub(entry, "summary", summary)
     ET.indent(feed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ log = logging.getLogger("mkdocs.hooks.kb")
 
 CACHE = ".kb/site-cache/plots"  # under the knowledge-base root (git-ignored)
 CACHE_ENV = "KB_SITE_CACHE"  # or this folder, e.g. for tests and CI caches
+_SOURCE_MAP = re.compile(r"\n?/[/*][#@] sourceMappingURL=[^\n]*?(?:\*/)?[ \t]*$", re.M)
 
 
 def kb_root(config: Any) -> Path:
@@ -73,3 +75,16 @@ def on_serve(server: Any, config: Any, builder: Any) -> Any:
         if (root / folder).is_dir():
             server.watch(str(root / folder))
     return server
+
+
+def on_post_build(config: Any) -> None:
+    """Ship no source maps: they are for the theme's developers, not readers (about 1.3 MB),
+    and a `sourceMappingURL` pointing at a missing file would only cause failed requests."""
+    site = Path(config.site_dir)
+    for path in sorted(site.rglob("*.map")):
+        path.unlink()
+    for path in sorted(site.rglob("*.js")) + sorted(site.rglob("*.css")):
+        text = path.read_text(encoding="utf-8")
+        stripped = _SOURCE_MAP.sub("", text)
+        if stripped != text:
+            path.write_text(stripped, encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -96,14 +97,16 @@ def anchor_id(prefix: str, name: str) -> str:
 
 
 def table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str | None = None) -> str:
-    """A table from cells that are already HTML. Without a class Material styles it."""
+    """A table from cells that are already HTML, inside a container that scrolls sideways
+    when the table is wider than the page (so nothing is clipped, on a phone or at 1280 px).
+    Without a class Material styles it."""
     attr = f' class="{esc(cls)}"' if cls else ""
-    out = [f"<table{attr}><thead><tr>"]
+    out = [f'<div class="kb-scroll"><table{attr}><thead><tr>']
     out += [f"<th>{cell}</th>" for cell in head]
     out.append("</tr></thead><tbody>")
     for row in rows:
         out.append("<tr>" + "".join(_cell(cell) for cell in row) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -122,11 +125,36 @@ def block(*parts: str, cls: str = "kb-block") -> str:
     return f'<div class="{esc(cls)}">{body}</div>\n\n'
 
 
-def fmt(value: float | None) -> str:
-    """A number as shown on pages: three significant figures."""
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+MINUS = "\u2212"  # a real minus sign: as wide as a plus, never broken from its number
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A number for people: `digits` significant figures, thousands separated, never
+    '4e+03'. Whole numbers are shown whole (4,000 steps), large ones without decimals
+    (12,346), small ones as 1.2 × 10⁻⁴."""
     if value is None:
         return "—"
-    return f"{value:.3g}"
+    if math.isnan(value):
+        return "not a number"
+    if math.isinf(value):
+        return "∞" if value > 0 else f"{MINUS}∞"
+    size = abs(value)
+    if size == 0:
+        text = "0"
+    elif size >= 1e12 or size < 1e-3:
+        mantissa, exponent = f"{size:.{digits - 1}e}".split("e")
+        text = f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+    elif size >= 10 ** (digits - 1) or size == int(size):
+        text = f"{round(size):,}"
+    else:
+        text = f"{size:.{digits}g}"
+    return (MINUS if value < 0 and text != "0" else "") + text
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """'1 run', '2 runs', '1,204 claims'."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 @dataclass(frozen=True)

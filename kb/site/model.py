@@ -12,12 +12,26 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.checking.knowledge import KnowledgeBase
+from kb.formats.bib import Reference
 from kb.formats.expectation import Expectation
 from kb.formats.experiment import ExperimentInfo
 from kb.formats.records import RunOutcome, RunRecord
-from kb.formats.schema import Claim, Kind, Prediction, StatusValue, VerdictRecord, VerdictValue
+from kb.formats.schema import (
+    Claim,
+    Kind,
+    Prediction,
+    StatusChange,
+    StatusValue,
+    VerdictRecord,
+    VerdictValue,
+)
+from kb.site.labels import regime_text
+
+if TYPE_CHECKING:
+    from kb.evidence.verdicts import VariantVerdict
 
 PENDING = "pending"  # the claim has no stored status yet: `kb run` has not derived it
 OPEN = "open"  # the prediction names no experiment yet
@@ -69,6 +83,7 @@ class Event:
     certainty: str
     previous: str | None  # "status · certainty" before, None for the first entry
     run: str | None
+    cause: str | None = None  # what changed it when no run of the claim did
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,13 @@ class Site:
 
     def file(self, claim: Claim) -> str:
         return self.kb.claims[claim.id].file
+
+    @cached_property
+    def references(self) -> dict[str, Reference]:
+        """The bibliography with LaTeX decoded to Unicode, for display."""
+        from kb.site.bibtext import decoded
+
+        return decoded(self.kb.root / "claims" / "references.bib", self.kb.references)
 
     @cached_property
     def topics(self) -> list[str]:
@@ -256,7 +278,54 @@ class Site:
     def predictions_using(self, experiment: str) -> list[tuple[Claim, Prediction]]:
         return [(c, p) for c in self.claims for p in c.predictions if p.experiment == experiment]
 
+    def devices(self, record: VerdictRecord | None) -> list[str]:
+        """The devices of the runs a verdict counts."""
+        if record is None:
+            return []
+        return sorted({self.runs_by_id[r].hardware.device for r in record.runs if r in self.runs_by_id})
+
+    def regime(self, cell: Cell) -> str:
+        """Where a stored verdict was measured: 'MNIST-1D · MLP 8×128 · smoke · CPU'."""
+        if cell.record is None:
+            return ""
+        info = self.info(cell.prediction.experiment or "")
+        return regime_text(info, cell.record.scale, self.devices(cell.record))
+
+    @cached_property
+    def _variants(self) -> dict[tuple[str, str], list[VariantVerdict]]:
+        """The specification curve of each prediction: its verdict under every configuration
+        other than the registered one that has runs (derived by the evidence engine, only for
+        the families whose experiments have such runs, so an ordinary build pays nothing)."""
+        varied = {
+            r.experiment for r in self.records
+            if (info := self.info(r.experiment)) is not None
+            and r.scale in info.scales and r.config != info.scales[r.scale]
+        }
+        if not varied:
+            return {}
+        from dataclasses import replace
+
+        from kb.evidence.rules import derive, family_of
+
+        families = {family_of(c) for c in self.claims for p in c.predictions if p.experiment in varied}
+        claims = {cid: loaded for cid, loaded in self.kb.claims.items() if family_of(loaded.claim) in families}
+        experiments = sorted({p.experiment for lc in claims.values() for p in lc.claim.predictions if p.experiment})
+        records = [r for r in self.records if r.experiment in experiments]
+        derivation = derive(replace(self.kb, claims=claims), records, self.kb.experiment_info)
+        return {key: found for key, found in derivation.variants.items() if found}
+
+    def variants(self, claim: Claim, prediction: Prediction) -> list[VariantVerdict]:
+        return self._variants.get((claim.id, prediction.id), [])
+
     # -- history ------------------------------------------------------------------------
+
+    @cached_property
+    def history(self) -> dict[str, list[StatusChange]]:
+        """Each claim's status history, read from git (never from the file, which a pull
+        request could edit). Outside a git repository there is none."""
+        from kb.evidence.history import status_history
+
+        return status_history(self.kb)
 
     @cached_property
     def events(self) -> list[Event]:
@@ -264,9 +333,10 @@ class Site:
         out = []
         for c in self.claims:
             previous = None
-            for i, h in enumerate(c.status.history if c.status else []):
+            for i, h in enumerate(self.history.get(c.id, [])):
                 now = f"{h.status.value} · {h.certainty.value}"
-                out.append(Event(h.date, c, i, h.status.value, h.certainty.value, previous, h.run))
+                out.append(Event(h.date, c, i, h.status.value, h.certainty.value, previous, h.run,
+                                 h.cause))
                 previous = now
         return sorted(out, key=lambda e: (e.date, e.claim.id, e.index), reverse=True)
 

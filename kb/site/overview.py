@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kb.site.html import Urls, anchor_id, block, esc, external, front_matter, link, table
-from kb.site.model import CERTAINTY_ORDER, PENDING, STATUS_ORDER, Site
+from kb.formats.schema import Claim
+from kb.site.html import Urls, anchor_id, block, esc, external, front_matter, link, plural, table
+from kb.site.labels import metric_html
+from kb.site.model import PENDING, STATUS_ORDER, Site
 from kb.site.parts import (
+    HISTORY_HEAD,
     claim_link,
+    crux_state,
     history_rows,
     phenomenon_key,
     prediction_anchor,
     status_badge,
+    tier,
+    tier_badge,
 )
 
 RECENT = 10  # status changes and open predictions shown on the home page
@@ -27,37 +33,27 @@ def home(site: Site, urls: Urls) -> str:
         "<p>For each phenomenon of deep learning, every explanation that has been proposed, "
         "what each predicts, what the literature says, what our own reproductions measured, "
         "and how confident we are — side by side.</p>",
-        f'<p class="kb-meta">{n_claims} claims · {len(site.phenomena)} phenomena · '
-        f"{len(site.kb.references)} sources · {len(site.experiments)} experiments · "
-        f"{len(site.records)} runs</p>",
+        f'<p class="kb-meta">{plural(n_claims, "claim")} · {plural(len(site.phenomena), "phenomenon", "phenomena")} · '
+        f'{plural(len(site.references), "source")} · {plural(len(site.experiments), "experiment")} · '
+        f'{plural(len(site.records), "run")}</p>',
         cls="kb-head",
     ))
-    out.append("## At a glance\n\n")
-    out.append(block(_counts(site)))
-    out.append("## By topic\n\n")
+    out.append("## Where understanding stands\n\n")
+    out.append(block(_standing(site, urls, here)))
     for topic in site.topics:
-        rows = []
-        for p in (c for c in site.phenomena if c.topic == topic):
-            explanations = site.explanations_of(p)
-            tally = Counter(site.status_value(e) for e in explanations)
-            summary = ", ".join(f"{tally[s]} {s if s != PENDING else 'not derived'}" for s in STATUS_ORDER if tally[s])
-            rows.append([
-                link(urls.page(here, phenomenon_key(p)), p.title),
-                status_badge(site, p),
-                esc(f"{len(explanations)}" + (f" ({summary})" if summary else "")),
-                esc(str(sum(r.crux for r in site.matrix(p)))),
-            ])
-        if rows:
+        phenomena = [c for c in site.phenomena if c.topic == topic]
+        if phenomena:
             out.append(block(
-                f'<h3 id="topic-{esc(topic)}">{esc(topic)}</h3>',
-                table(["phenomenon", "status", "explanations", "cruxes"], rows),
+                f'<h2 id="topic-{esc(topic)}">{esc(topic)}</h2>',
+                *(_phenomenon_card(site, urls, here, p) for p in phenomena),
             ))
     out.append("## Recent status changes\n\n")
-    rows = history_rows(urls, here, site.claims, site)[:RECENT]
+    rows = history_rows(urls, here, site.claims, site)
     out.append(block(
-        table(["date", "claim", "before", "after", "run"], rows) if rows
+        table(HISTORY_HEAD, rows[:RECENT]) if rows
         else "<p>No status change recorded yet.</p>",
-        f'<p>All of them on the <a href="{esc(urls.page(here, "timeline"))}">timeline</a>, '
+        f'<p>{_showing(min(RECENT, len(rows)), len(rows), "change")} All of them on the '
+        f'<a href="{esc(urls.page(here, "timeline"))}">timeline</a>, '
         f'also as an <a href="{esc(urls.asset(here, "feed.xml"))}">Atom feed</a>.</p>',
     ))
     out.append("## Still open\n\n")
@@ -68,8 +64,8 @@ def home(site: Site, urls: Urls) -> str:
         for c, p in open_items[:RECENT]
     )
     out.append(block(
-        f"<p>{len(open_items)} prediction{'s' if len(open_items) != 1 else ''} still need an experiment"
-        + (f"; the first {RECENT}:" if len(open_items) > RECENT else ":" if open_items else ".")
+        f"<p>{plural(len(open_items), 'prediction')} still need{'s' if len(open_items) == 1 else ''} an experiment."
+        + (f" {_showing(RECENT, len(open_items), 'prediction')}" if len(open_items) > RECENT else "")
         + "</p>"
         + (f"<ul>{items}</ul>" if items else "")
         + f'<p>Where evidence exists, conflicts or is missing: the <a href="{esc(urls.page(here, "coverage"))}">coverage map</a>.</p>'
@@ -81,10 +77,13 @@ def home(site: Site, urls: Urls) -> str:
         "where the prediction expects it, "
         '<span class="kb-cell kb-v-fails">fails</span> when it lies where the prediction says it '
         'cannot, <span class="kb-cell kb-v-inconclusive">inconclusive</span> when it straddles '
-        "the threshold (or too few seeds, or not significant once corrected for every prediction "
-        'tested), <span class="kb-cell kb-v-untested">untested</span> without a current run. '
-        "A claim's **status** (supported, refuted, contested, untested) and its **certainty** "
-        "(high to very low) follow from its verdicts and the literature by one rule: see the "
+        "the threshold (or too few seeds, or not significant once corrected within its family), "
+        '<span class="kb-cell kb-v-invalid">invalid</span> when a validity check of the experiment '
+        'failed, <span class="kb-cell kb-v-untested">untested</span> without a current run. '
+        "Every verdict names where it was measured (data · model · scale · device). "
+        "A claim's **status** (supported, refuted, contested, untested) combines two lines of "
+        "evidence, the literature and our reproductions, and its **certainty** (high to very "
+        "low) says how far to trust it: see the "
         "[methodology](methodology/index.md) and [how to read this site](how-to-read.md).\n\n"
     )
     out.append("## How to contribute\n\n")
@@ -96,18 +95,105 @@ def home(site: Site, urls: Urls) -> str:
     return "".join(out)
 
 
-def _counts(site: Site) -> str:
-    grid = Counter((site.status_value(c), site.certainty(c)) for c in site.claims)
-    rows = []
-    for status in STATUS_ORDER:
-        total = sum(v for (s, _), v in grid.items() if s == status)
-        if status == PENDING:
-            cells = ["" for _ in CERTAINTY_ORDER]
-        else:
-            cells = [esc(str(grid[(status, c)])) if grid[(status, c)] else "" for c in CERTAINTY_ORDER]
-        label = "not derived yet" if status == PENDING else status
-        rows.append([f'<span class="kb-badge kb-s-{esc(status)}">{esc(label)}</span>', *cells, f"<strong>{total}</strong>"])
-    return table(["status", *CERTAINTY_ORDER, "claims"], rows)
+def _showing(shown: int, total: int, noun: str) -> str:
+    """'Showing 10 of 24 changes.': a list that is cut says so."""
+    if total <= shown:
+        return ""
+    return f"Showing {shown:,} of {plural(total, noun)}."
+
+
+def _standing(site: Site, urls: Urls, here: str) -> str:
+    """The few sentences a reader needs before the details."""
+    explanations = [e for p in site.phenomena for e in site.explanations_of(p)]
+    tally = Counter(site.status_value(e) for e in explanations)
+    counts = ", ".join(
+        f'<span class="kb-badge kb-s-{esc(s)}">{tally[s]} {esc(s if s != PENDING else "not derived")}</span>'
+        for s in STATUS_ORDER if tally[s]
+    )
+    parts = [
+        f"<p>{plural(len(site.phenomena), 'phenomenon', 'phenomena')} with "
+        f"{plural(len(explanations), 'competing explanation')}: {counts}.</p>"
+    ]
+    parts.append(f"<p>{esc(_where_measured(site))}</p>")
+    tiers = Counter(tier(e) for e in explanations)
+    if tiers:
+        parts.append("<p>What the explanations' statuses rest on: " + ", ".join(
+            f"{n} {esc(t)}" for t, n in sorted(tiers.items(), key=lambda kv: (-kv[1], kv[0]))) + ".</p>")
+    looks = [p for p in site.phenomena if _only_looks_settled(site, p)]
+    if looks:
+        items = "".join(f"<li>{link(urls.page(here, phenomenon_key(p)), p.title)}</li>" for p in looks)
+        parts.append(
+            f"<p><strong>Only looks settled</strong> ({len(looks)}): every competing explanation is "
+            "“supported” at once, and no crux that could tell them apart has been run. "
+            "Supporting all of them means none has been tested against the others:</p>"
+            f'<ul class="kb-columns">{items}</ul>'
+        )
+    return "".join(parts)
+
+
+def _where_measured(site: Site) -> str:
+    """Say plainly at what scale and on what hardware our verdicts were measured."""
+    scales: Counter[str] = Counter()
+    devices: set[str] = set()
+    data_scales: set[str] = set()
+    total = 0
+    for c in site.claims:
+        for p in c.predictions:
+            cell = site.cell(c, p)
+            if cell.record is None or not cell.record.n:
+                continue
+            total += 1
+            scales[cell.record.scale or "unknown"] += 1
+            devices.update(site.devices(cell.record))
+            regime = site.regime_of(cell)
+            if regime.get("data_scale"):
+                data_scales.add(str(regime["data_scale"]))
+    if not total:
+        return "No reproduction has been run yet: every status rests on the literature alone."
+    device = " and ".join(sorted({"CPU" if d.lower().startswith("cpu") else "GPU" for d in devices})) or "unknown hardware"
+    if set(scales) == {"smoke"}:
+        data = " and ".join(sorted(data_scales)) or "small"
+        return (f"All {total:,} measured verdicts come from smoke-scale runs ({data} data, small "
+                f"models) on {device}: toy-scale reproductions, not the papers' settings. They can "
+                "make a claim contested; alone they cannot settle one that the literature "
+                "speaks to at its own scale.")
+    shown = ", ".join(f"{n:,} at {s} scale" for s, n in sorted(scales.items()))
+    return f"{total:,} measured verdicts: {shown}; devices: {device}."
+
+
+def _only_looks_settled(site: Site, phenomenon: Claim) -> bool:
+    explanations = site.explanations_of(phenomenon)
+    if len(explanations) < 2 or any(site.status_value(e) != "supported" for e in explanations):
+        return False
+    return not any(crux_state(r)[0] == "run" for r in site.matrix(phenomenon) if r.crux)
+
+
+def _phenomenon_card(site: Site, urls: Urls, here: str, p: Claim) -> str:
+    explanations = site.explanations_of(p)
+    rows = [[
+        link(urls.page(here, phenomenon_key(p)), "the phenomenon itself"),
+        f"{status_badge(site, p)} {tier_badge(p, site)}",
+    ]]
+    rows += [[claim_link(urls, here, e), f"{status_badge(site, e)} {tier_badge(e, site)}"] for e in explanations]
+    cruxes = [r for r in site.matrix(p) if r.crux]
+    if cruxes:
+        lines = []
+        for row in cruxes:
+            info = site.info(row.experiments[0]) if row.experiments else None
+            what = metric_html(info, row.metric) if row.metric else esc(row.key)
+            kind, state = crux_state(row)
+            lines.append(f'<li class="kb-crux-{esc(kind)}">{what} — {esc(state)}</li>')
+        crux = ('<p class="kb-cruxline"><span class="kb-crux">crux</span> what would decide between '
+                f'them:</p><ul>{"".join(lines)}</ul>')
+    elif len(explanations) >= 2:
+        crux = '<p class="kb-cruxline">No crux yet: no two explanations expect incompatible outcomes of one measurement.</p>'
+    else:
+        crux = ""
+    return (
+        f'<div class="kb-card"><h3>{link(urls.page(here, phenomenon_key(p)), p.title)}</h3>'
+        + table(["", "status · certainty · what it rests on"], rows, cls="kb-home")
+        + crux + "</div>"
+    )
 
 
 def coverage(site: Site, urls: Urls) -> str:
@@ -171,7 +257,7 @@ def timeline(site: Site, urls: Urls) -> str:
     )
     rows = history_rows(urls, here, site.claims, site)
     out.append(block(
-        table(["date", "claim", "before", "after", "run"], rows) if rows
+        table(HISTORY_HEAD, rows) if rows
         else "<p>No status change recorded yet.</p>"
     ))
     return "".join(out)
@@ -195,7 +281,7 @@ def bibliography(site: Site, urls: Urls) -> str:
     here = "bibliography"
     out = [front_matter("Bibliography"), "# Bibliography\n\n"]
     out.append("Every work in `claims/references.bib`, with the claims that cite it and how.\n\n")
-    refs = sorted(site.kb.references.values(), key=lambda r: (r.short_authors.lower(), r.year, r.key))
+    refs = sorted(site.references.values(), key=lambda r: (r.short_authors.lower(), r.year, r.key))
     for ref in refs:
         cited = site.cited_by.get(ref.key, [])
         backlinks = "".join(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
+from kb.formats.experiment import ExperimentInfo
 from kb.formats.records import RunRecord
 from kb.site.html import Urls, block, esc, fmt, front_matter, link, paragraphs, table
+from kb.site.labels import config_rows, metric_html, metric_unit, regime_text, value_text
 from kb.site.model import Site
-from kb.site.parts import claim_link, experiment_key, prediction_anchor
+from kb.site.parts import claim_link, experiment_key, prediction_anchor, verdict_cell
+from kb.site.speccurve import INTRO, spec_curve_svg
 
 MAX_DIFF_CHARS = 4000  # a record may carry a 200 kB diff; the page shows its start
+MAX_RUNS = 50  # rows of the runs table (every run is still detailed below it)
 
 
 def experiment_page(site: Site, urls: Urls, name: str) -> str:
@@ -27,36 +29,74 @@ def experiment_page(site: Site, urls: Urls, name: str) -> str:
     out.append(block(*head, cls="kb-head"))
     out.append("## What it tests\n\n")
     uses = site.predictions_using(name)
-    items = "".join(
-        f"<li>{claim_link(urls, here, c, prediction_anchor(p.id))} · <code>{esc(p.id)}</code>: "
-        f"<code>{esc(p.metric or '')}</code> expected <code>{esc(p.expect or '')}</code></li>"
-        for c, p in uses
-    )
-    out.append(block(f"<ul>{items}</ul>" if items else "<p>No prediction names this experiment.</p>"))
+    rows = []
+    curves = []
+    for c, p in uses:
+        cell = site.cell(c, p)
+        rows.append([
+            claim_link(urls, here, c, prediction_anchor(p.id)) + f'<br><span class="kb-pstatement">{esc(p.id)}</span>',
+            metric_html(info, p.metric) if p.metric else "—",
+            f"<code>{esc(p.expect or '')}</code>",
+            verdict_cell(site, urls, here, cell, expect=False),
+        ])
+        variants = site.variants(c, p)
+        if cell.record is not None and variants:
+            curves.append(spec_curve_svg(site, cell, variants))
+    out.append(block(
+        table(["prediction", "metric", "expects", "verdict"], rows, cls="kb-verdicts") if rows
+        else "<p>No prediction names this experiment.</p>",
+        ("<h3>Do the verdicts survive other design choices?</h3>" + INTRO + "".join(curves)) if curves else "",
+    ))
     if info is not None:
         out.append("## Scales, regimes and metrics\n\n")
-        scale_rows = [
-            [f"<code>{esc(scale)}</code>", f"<code>{esc(json.dumps(config, sort_keys=True))}</code>",
-             f"<code>{esc(json.dumps(info.regime.get(scale, {}), sort_keys=True))}</code>"]
-            for scale, config in sorted(info.scales.items())
-        ]
-        metric_rows = [[f"<code>{esc(m)}</code>", esc(meaning)] for m, meaning in sorted(info.metrics.items())]
-        out.append(block(
-            table(["scale", "configuration", "regime"], scale_rows),
-            table(["metric", "meaning"], metric_rows),
-        ))
+        out.append(block(_scales(info), _metrics(info), _validity(info)))
     out.append("## Runs\n\n")
     if not runs:
         out.append(block(f"<p>No run recorded yet: <code>kb run {esc(name)}</code> records one.</p>"))
     else:
         out.append(block(_runs_table(urls, here, runs)))
-        out.append(block(*(_run_detail(r) for r in reversed(runs)), cls="kb-runs"))
+        out.append(block(*(_run_detail(info, r) for r in reversed(runs)), cls="kb-runs"))
     return "".join(out)
+
+
+def _scales(info: ExperimentInfo) -> str:
+    """The scales side by side: where each was measured, then each config value."""
+    names = sorted(info.scales, key=lambda n: (n != "smoke", n))
+    head, rows = config_rows({n: info.scales[n] for n in names})
+    where = [["<strong>measured at</strong>", *(esc(regime_text(info, n)) for n in names)]]
+    multiverse = [
+        [f"<code>{esc(key)}</code> (free)",
+         *(esc("tried: " + value_text(info.multiverse.get(n, {}).get(key))) if key in info.multiverse.get(n, {})
+           else "" for n in names)]
+        for key in sorted({k for n in names for k in info.multiverse.get(n, {})})
+    ]
+    table_html = table(["", *(f"<code>{esc(n)}</code>" for n in head)], where + rows + multiverse)
+    note = ("<p>Rows marked free are design constants the experiment declares open to choice: "
+            "runs at those values draw the specification curve.</p>") if multiverse else ""
+    return table_html + note
+
+
+def _metrics(info: ExperimentInfo) -> str:
+    rows = [
+        [metric_html(info, m), esc(metric_unit(info, m) or "—"), esc(meaning),
+         f'<code class="kb-slug">{esc(m)}</code>']
+        for m, meaning in sorted(info.metrics.items())
+    ]
+    return table(["metric", "unit", "meaning", "name in claims"], rows)
+
+
+def _validity(info: ExperimentInfo) -> str:
+    if not info.validity:
+        return ""
+    rows = [[esc(v.name), metric_html(info, v.metric) + f" <code>{esc(v.expect)}</code>", esc(v.why)]
+            for v in sorted(info.validity.values(), key=lambda v: v.name)]
+    return ("<p>Validity checks: a run that fails one makes its verdicts <em>invalid</em>.</p>"
+            + table(["check", "requires", "why"], rows))
 
 
 def _runs_table(urls: Urls, here: str, runs: list[RunRecord]) -> str:
     rows = []
-    for r in reversed(runs):
+    for r in reversed(runs[-MAX_RUNS:]):
         ok = len(r.ok_results())
         rows.append([
             f'<a href="#run-{esc(r.id)}"><code>{esc(r.id)}</code></a>',
@@ -68,18 +108,20 @@ def _runs_table(urls: Urls, here: str, runs: list[RunRecord]) -> str:
             esc(r.hardware.device),
             esc(r.packages.get("torch", "—")),
         ])
-    return table(["run", "date", "scale", "seeds ok", "outcome", "commit", "device", "torch"], rows)
+    shown = (f"<p>Showing the latest {MAX_RUNS} of {len(runs):,} runs; each is detailed below.</p>"
+             if len(runs) > MAX_RUNS else "")
+    return shown + table(["run", "date", "scale", "seeds ok", "outcome", "commit", "device", "torch"], rows)
 
 
-def _run_detail(r: RunRecord) -> str:
+def _run_detail(info: ExperimentInfo | None, r: RunRecord) -> str:
     metrics = sorted({m for s in r.results for m in s.metrics})
     seed_rows = [
         [esc(str(s.seed)), esc(s.outcome.value), *(esc(fmt(s.metrics.get(m))) for m in metrics),
-         esc(f"{s.wall_s:.1f} s"), esc(s.device or ""),
+         esc(f"{fmt(s.wall_s)} s"), esc(s.device or ""),
          esc(s.reason or "") + (" (reused)" if s.reused else "")]
         for s in sorted(r.results, key=lambda s: s.seed)
     ]
-    head = ["seed", "outcome", *(f"<code>{esc(m)}</code>" for m in metrics), "time", "device", "note"]
+    head = ["seed", "outcome", *(metric_html(info, m) for m in metrics), "time", "device", "note"]
     packages = ", ".join(f"{esc(k)} {esc(v)}" for k, v in sorted(r.packages.items()))
     diff = ""
     if r.git.dirty and r.git.diff:
@@ -90,7 +132,7 @@ def _run_detail(r: RunRecord) -> str:
     hw = r.hardware
     facts = [
         ("started", f"{r.started:%Y-%m-%d %H:%M:%S %Z}".strip()),
-        ("wall time", f"{r.wall_s:.1f} s"),
+        ("wall time", f"{fmt(r.wall_s)} s"),
         ("scale", r.scale),
         ("seeds", ", ".join(str(s) for s in r.seeds)),
         ("outcome", r.outcome.value),
@@ -104,12 +146,27 @@ def _run_detail(r: RunRecord) -> str:
     predictions = ", ".join(f"{esc(p.claim)}/{esc(p.prediction)}" for p in r.predictions)
     if predictions:
         fact_rows.append(["predictions", predictions])
-    config = f"<code>{esc(json.dumps(r.config, sort_keys=True))}</code>"
-    fact_rows.append(["configuration", config])
     return (
         f'<div class="kb-run" id="run-{esc(r.id)}"><h3>Run <code>{esc(r.id)}</code></h3>'
-        + table(["", ""], fact_rows) + diff + table(head, seed_rows) + "</div>"
+        + table(["", ""], fact_rows) + _run_config(info, r) + diff + table(head, seed_rows) + "</div>"
     )
+
+
+def _run_config(info: ExperimentInfo | None, r: RunRecord) -> str:
+    """The run's configuration as a table, with what differs from the registered scale marked."""
+    registered = info.scales.get(r.scale, {}) if info is not None else {}
+    rows = []
+    for key in sorted(r.config):
+        value = esc(value_text(r.config[key]))
+        if registered and registered.get(key) != r.config[key]:
+            value = (f'<strong>{value}</strong> <span class="kb-changed">(registered: '
+                     f"{esc(value_text(registered.get(key)))})</span>")
+        rows.append([f"<code>{esc(key)}</code>", value])
+    if not rows:
+        return ""
+    differs = registered and r.config != registered
+    title = "Configuration" + (" — a variant of the registered one" if differs else "")
+    return f"<details><summary>{esc(title)}</summary>{table(['key', 'value'], rows)}</details>"
 
 
 def experiments_index(site: Site, urls: Urls) -> str:

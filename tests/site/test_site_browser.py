@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import sys
 import threading
@@ -116,7 +117,7 @@ def test_home_and_phenomenon_pages_render(chromium: Any, site_url: str, tmp_path
     assert table.locator("td.kb-v-fails").count() == 1
     assert table.locator("tr.kb-cruxrow").count() == 1
     plots = page.locator("figure.kb-plot img")
-    assert plots.count() == 2
+    assert plots.count() == 3
     for i in range(plots.count()):
         plots.nth(i).scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plots.nth(i).element_handle())
@@ -164,4 +165,104 @@ def test_malicious_claim_runs_nothing(chromium: Any, evil_url: str, tmp_path: Pa
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert dialogs == []
     page.screenshot(path=str(tmp_path / "site-malicious.png"), full_page=True)
+    page.close()
+
+
+# -- read as a reader would: desktop and phone, offline, every verdict placed --------------
+
+READER_PAGES = {
+    "home": "",
+    "phenomenon": "phenomena/fast-training/",
+    "claim": "claims/small-ratio/",
+    "experiment": "experiments/demo_experiment/",
+}
+WIDTHS = {1280: 900, 390: 844}  # desktop, and a phone (iPhone 12-15 CSS pixels)
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+DETAIL = {"phenomenon": "table.kb-matrix", "claim": "#two-lines-of-evidence", "experiment": "svg.kb-spec"}
+UPDATE_SCREENSHOTS = "KB_UPDATE_SCREENSHOTS"  # =1: rewrite tests/site/screenshots/ (review the images)
+
+# Elements wider than the viewport are fine only inside something that scrolls or clips them.
+_OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const contained = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const x = getComputedStyle(p).overflowX;
+      if (x === 'auto' || x === 'scroll' || x === 'hidden') return true;
+    }
+    return false;
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if ((r.right > width + 1 || r.left < -1) && !contained(el)) {
+      bad.push(`${el.tagName.toLowerCase()}.${el.className} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+    }
+  }
+  return {bad: bad.slice(0, 10), scroll: document.documentElement.scrollWidth, width};
+}"""
+
+
+def _load_everything(page: Any) -> None:
+    """Bring lazy images into view and wait until each has loaded (plots are <img>)."""
+    images = page.locator("img")
+    for i in range(images.count()):
+        images.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=images.nth(i).element_handle())
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def _small_png(shot: bytes, target: Path) -> None:
+    """Keep committed screenshots small: a 256-colour palette PNG."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(shot)).convert("RGB").quantize(colors=256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image.save(target, optimize=True)
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS, reverse=True))
+@pytest.mark.parametrize("name", list(READER_PAGES))
+def test_read_as_a_reader_would(chromium: Any, site_url: str, name: str, width: int, tmp_path: Path) -> None:
+    host = site_url.split("//", 1)[1]
+    elsewhere: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.split("//", 1)[-1].startswith(host + "/"):
+            r.continue_()
+        else:
+            elsewhere.append(r.request.url)
+            r.abort()
+
+    page = chromium.new_page()
+    page.set_viewport_size({"width": width, "height": WIDTHS[width]})
+    page.route("**/*", route)
+    page.goto(f"{site_url}/{READER_PAGES[name]}", wait_until="load")
+    _load_everything(page)
+    page.wait_for_load_state("networkidle")
+    assert elsewhere == [], f"{name} at {width} px asked another host for {elsewhere}"
+
+    overflow = page.evaluate(_OVERFLOW)
+    assert overflow["bad"] == [] and overflow["scroll"] <= overflow["width"], overflow
+
+    cells = page.locator("td.kb-cell:has(.kb-est), .kb-stack > div:has(.kb-est)")
+    if name != "home":
+        assert cells.count() > 0, name
+    for i in range(cells.count()):
+        regime = cells.nth(i).locator(".kb-regime")
+        assert regime.count() == 1, cells.nth(i).inner_text()
+        assert regime.inner_text().strip() == "MNIST-1D · MLP 8×128 · smoke · CPU"
+
+    shot = page.screenshot()  # the viewport: what a reader sees first
+    (tmp_path / f"{name}-{width}.png").write_bytes(shot)
+    _keep(tmp_path / f"{name}-{width}.png")
+    if os.environ.get(UPDATE_SCREENSHOTS) == "1":
+        _small_png(shot, SCREENSHOTS / f"{name}-{width}.png")
+        if name in DETAIL:  # and the part a reviewer most needs to see
+            page.locator(DETAIL[name]).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.evaluate("window.scrollBy(0, -70)")  # below the sticky header
+            page.wait_for_timeout(500)  # the header's title transition
+            _small_png(page.screenshot(), SCREENSHOTS / f"{name}-detail-{width}.png")
     page.close()

@@ -81,13 +81,42 @@ def test_small_knowledge_base_pages(built: Path) -> None:
     assert re.search(r'<td class="kb-cell kb-v-holds"[^>]*><a class="kb-verdict"[^>]*>HOLDS</a>', page)
     assert re.search(r'<td class="kb-cell kb-v-fails"', page)
     svgs = re.findall(r'<img src="(\.\./\.\./plots/[0-9a-f]+\.svg)"', page)
-    assert len(svgs) == 2 and all((built / "phenomena/fast-training" / s).resolve().is_file() for s in svgs)
+    assert len(svgs) == 3 and all((built / "phenomena/fast-training" / s).resolve().is_file() for s in svgs)
     assert "<title>A phenomenon - " in page
     claim = (built / "claims/steady-gradients/index.html").read_text(encoding="utf-8")
     assert 'id="prediction-ratio-high"' in claim and "application/ld+json" in claim
     ET.fromstring((built / "feed.xml").read_bytes())
     methodology = (built / "methodology/index.html").read_text(encoding="utf-8")
     assert "Methodology" in methodology
+
+
+class _Resources(HTMLParser):
+    """What a page makes the browser fetch by itself: scripts, styles, images, frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag in ("script", "img", "iframe", "source") and values.get("src"):
+            self.urls.append(values["src"] or "")
+        if tag == "link" and values.get("href") and values.get("rel") in ("stylesheet", "preload", "icon"):
+            self.urls.append(values["href"] or "")
+
+
+def test_no_third_party_request_and_no_source_maps(built: Path) -> None:
+    """Offline and private: nothing is fetched from another host, no diagram script, no .map."""
+    assert not list(built.rglob("*.map"))
+    for path in list(built.rglob("*.js")) + list(built.rglob("*.css")):
+        assert "sourceMappingURL" not in path.read_text(encoding="utf-8"), path
+    for page in built.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        parser = _Resources()
+        parser.feed(text)
+        remote = [u for u in parser.urls if urlsplit(u).scheme or u.startswith("//")]
+        assert not remote, f"{page.relative_to(built)} loads {remote}"
+        assert "mermaid" not in text, page
 
 
 def test_every_internal_link_resolves(built: Path) -> None:

@@ -73,7 +73,7 @@ def test_every_page_is_listed_sorted_and_deterministic(
     } | {f"claims/{c}/index.md" for c in ("fast-training", "steady-gradients", "small-ratio", "mid-ratio")}
     assert expected <= set(pages)
     plots = [p for p in pages if p.startswith("plots/")]
-    assert len(plots) == 2 and all(pages[p].lstrip().startswith("<?xml") for p in plots)
+    assert len(plots) == 3 and all(pages[p].lstrip().startswith("<?xml") for p in plots)
     again = _generate(shared_site_kb, cache_dir=tmp_path / "other-cache")
     assert again == pages  # the same SVG whether drawn now or read from the cache
 
@@ -95,11 +95,11 @@ def test_phenomenon_page_compares_explanations(pages: dict[str, str]) -> None:
     assert [t for t in ("moderate effect", "small ratio", "gradients are steady") if t in header] == [
         "moderate effect", "small ratio", "gradients are steady"]
     row = re.search(r'<tr class="kb-cruxrow">(.*?)</tr>', page).group(1)  # type: ignore[union-attr]
-    assert "<code>ratio</code>" in row
+    assert 'title="ratio">Speed-up ratio</span>' in row  # the declared label, the slug as tooltip
     assert 'kb-v-fails' in row and 'kb-v-holds' in row and 'kb-v-pending' in row
     assert "2.01 [1.93, 2.09] · n = 5" in row
-    assert "Last reproduced on 2026-03-01 with torch 2.13.0 on cpu, 2 runs." in page
-    assert '<pre class="mermaid">' in page and "explains" in page
+    assert "Last reproduced on 2026-03-02 with torch 2.13.0 on cpu, 3 runs." in page
+    assert "mermaid" not in page and '<svg class="kb-mapsvg"' in page and ">explains</text>" in page
     assert "gap-small" in page.split("## Open predictions", 1)[1]
 
 
@@ -151,8 +151,8 @@ def test_feed_is_valid_atom(pages: dict[str, str]) -> None:
     root = ET.fromstring(pages["feed.xml"].encode())
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entries = root.findall("a:entry", ns)
-    assert len(entries) == 4
-    assert entries[0].find("a:updated", ns).text == "2026-03-01T00:00:00Z"  # type: ignore[union-attr]
+    assert len(entries) == 5
+    assert entries[0].find("a:updated", ns).text == "2026-03-05T00:00:00Z"  # type: ignore[union-attr]
     titles = [e.find("a:title", ns).text for e in entries]  # type: ignore[union-attr]
     assert "It happens because the gradients are steady: supported · moderate (was untested · low)" in titles
 
@@ -177,7 +177,7 @@ def test_matrix_rows_and_cruxes(shared_site_kb: Path) -> None:
     kb = load(shared_site_kb)
     site = Site(kb, read_records(shared_site_kb)[0])
     rows = site.matrix(site.by_id["fast-training"])
-    assert [(r.key, r.crux) for r in rows] == [("ratio", True), ("gap", False)]
+    assert [(r.key, r.crux) for r in rows] == [("ratio", True), ("gap", False), ("steps", False)]
     assert sorted(rows[0].cells) == ["mid-ratio", "small-ratio", "steady-gradients"]
 
 
@@ -197,3 +197,135 @@ def test_html_helpers() -> None:
     assert urls.page("claims/y", "") == "../../"
     assert Urls(directory_urls=False).page("", "") == "index.html"
     assert urls.doc("claims/y", "how-to-read") == "../../how-to-read/"
+
+
+# -- the site v2: where understanding stands, and honestly -----------------------------------
+
+REGIME = "MNIST-1D · MLP 8×128 · smoke · CPU"
+
+
+def _verdict_cells(page: str) -> list[str]:
+    """Every verdict cell with a measurement (a <td> or stacked <div> holding an estimate)."""
+    cells = re.findall(r'<td class="kb-cell kb-v-(?:holds|fails|inconclusive|invalid)".*?</td>', page)
+    return [c for c in cells if "n = " in c or "kb-est" in c]
+
+
+@pytest.mark.parametrize("path", ["index.md", "phenomena/fast-training/index.md", "claims/small-ratio/index.md",
+                                  "experiments/demo_experiment/index.md"])
+def test_every_verdict_cell_names_its_regime(pages: dict[str, str], path: str) -> None:
+    cells = _verdict_cells(pages[path])
+    if path != "index.md":
+        assert cells, path
+    for cell in cells:
+        assert f'<span class="kb-regime" title="where it was measured">{REGIME}</span>' in cell, cell[:300]
+
+
+def test_home_is_the_state_of_understanding(pages: dict[str, str]) -> None:
+    home = pages["index.md"]
+    card = home.split('<div class="kb-card">', 1)[1]
+    # each competing explanation is named, with status, certainty and the tier of its evidence
+    for title in ("It happens because the gradients are steady", "It happens for a reason that predicts a small ratio",
+                  "It happens because of a moderate effect nobody has derived yet"):
+        assert title in card
+    assert "supported · moderate" in card and "contested · low" in card
+    assert "literature and in-scope reproduction · smoke scale · CPU" in card
+    assert 'kb-tier-toy">literature and toy reproduction · smoke scale · CPU' in card
+    # the crux, named in words, and whether it has been run
+    assert ">Speed-up ratio</span> — run: small-ratio fails; steady-gradients holds" in card
+    # said plainly: every verdict is toy scale on a CPU
+    assert "come from smoke-scale runs (toy data, small models) on CPU" in home
+    assert "At a glance" not in home
+
+
+def test_only_looks_settled(shared_site_kb: Path) -> None:
+    from kb.site.overview import _only_looks_settled
+
+    site = Site(load(shared_site_kb), read_records(shared_site_kb)[0])
+    assert not _only_looks_settled(site, site.by_id["fast-training"])  # its crux has been run
+
+
+def test_censored_invalid_robust_and_fragile_are_marked(pages: dict[str, str]) -> None:
+    claim = pages["claims/small-ratio/index.md"]
+    assert "≥ 3,950 (≥ 3,610) · n = 5, 2 censored" in claim  # a bound, not a measurement
+    assert "2 of 5 seeds censored: they only bound the value" in claim
+    assert "about 12 seeds would decide it" in claim
+    assert 'kb-fragile" title="the verdict changes with noise">fragile: noise</span>' in claim
+    phenomenon = pages["phenomena/fast-training/index.md"]
+    assert 'class="kb-cell kb-v-invalid"' in phenomenon and "validity check failed" in phenomenon
+    assert '<span class="kb-mark kb-robust"' in phenomenon
+
+
+def test_specification_curve_on_experiment_phenomenon_and_claim_pages(pages: dict[str, str]) -> None:
+    for path in ("experiments/demo_experiment/index.md", "phenomena/fast-training/index.md",
+                 "claims/steady-gradients/index.md"):
+        page = pages[path]
+        assert '<svg class="kb-spec"' in page, path
+        svg = page.split('<svg class="kb-spec"', 1)[1].split("</svg>", 1)[0]
+        assert "registered configuration" in svg and "noise = 0.2" in svg
+        assert "Speed-up ratio (×)</text>" in svg  # the axis names the metric and its unit
+        assert "holds where &gt; 1.5" in svg or "holds where" in svg
+
+
+def test_both_evidence_lines_and_their_disagreement(pages: dict[str, str]) -> None:
+    claim = pages["claims/small-ratio/index.md"]
+    lines = claim.split('<div class="kb-lines">', 1)[1]
+    assert '<div class="kb-line kb-dir-for"><p class="kb-line-head"><strong>The literature</strong> points for it' in lines
+    assert "<strong>Our reproductions</strong> points against it (toy scale, outside the claim&#x27;s scope)" in lines
+    assert ("The two lines disagree: the literature points for it, our reproductions (toy scale, outside "
+            "the claim&#x27;s scope) point against it. The status is contested.") in claim
+    phenomenon = pages["phenomena/fast-training/index.md"]
+    assert ">the literature</th>" in phenomenon and ">our reproductions</th>" in phenomenon
+    assert "The two lines disagree" in phenomenon
+
+
+def test_numbers_and_labels_are_for_people(pages: dict[str, str]) -> None:
+    from kb.site.html import fmt
+
+    assert [fmt(x) for x in (4000.0, 4013.0, 11.14, -0.883, 0.000123, 12345.6, 0.0)] == [
+        "4,000", "4,013", "11.1", "−0.883", "1.23 × 10⁻⁴", "12,346", "0"]
+    experiment = pages["experiments/demo_experiment/index.md"]
+    assert "e+0" not in experiment and '{"' not in experiment  # no 4e+03, no raw JSON config
+    assert "<td><code>noise</code></td><td><strong>0.2</strong>" in experiment  # the variant's change, in a table
+    assert "<code>noise</code> (free)" in experiment and "tried: 0.1, 0.2" in experiment
+    assert "<td>MNIST-1D · MLP 8×128 · smoke</td>" in experiment
+    assert "3,950" in experiment
+    bib = pages["bibliography/index.md"]
+    for name in ("Jastrzębski, Stanisław", "Ben Arous, Gérard", "Müller, Klaus", "A Über-Study"):
+        assert name in bib
+    assert "\\k" not in bib and "\\'" not in bib and '\\"' not in bib
+    assert "2 qualify" in pages["phenomena/fast-training/index.md"]
+    assert "qualifie<" not in pages["phenomena/fast-training/index.md"]
+    history = pages["claims/small-ratio/index.md"].split("## History", 1)[1]
+    assert "its sources, predictions or the rules changed (no new run)" in history
+
+
+def test_labels_and_regimes() -> None:
+    from kb.site.labels import regime_text, words
+
+    assert words("steps_ratio_noisy_vs_bn") == "Steps ratio noisy vs BN"
+    assert words("final_train_acc_noisy_bn") == "Final train accuracy noisy BN"
+    assert words("mup_lr") == "μP LR"
+    assert regime_text(None, "smoke", ["cpu"]) == "smoke · CPU"
+
+
+def test_caps_are_stated() -> None:
+    import datetime as dt
+
+    from kb.formats.records import GitInfo, Hardware, RunOutcome, RunRecord, SeedResult
+    from kb.site.plots import MAX_CURVES, curve_axes, curve_plot
+
+    curves = {f"loss_{i:02d}": {"x": [0.0, 1.0], "y": [1.0, 0.5]} for i in range(MAX_CURVES + 2)}
+    curves["error_vs_width"] = {"x": [1.0, 2.0], "y": [0.2, 0.1]}
+    record = RunRecord(
+        id="20260101T000000Z-abcdef", experiment="e", scale="smoke", config={}, seeds=[0],
+        outcome=RunOutcome.ok, results=[SeedResult(seed=0, key="k", outcome="ok", metrics={}, curves=curves,
+                                                    wall_s=1.0)],
+        script="repro/e.py", script_sha256="0" * 64, predictions=[], git=GitInfo(commit="a", dirty=False), packages={},
+        hardware=Hardware(device="cpu", cpu="x", cores=1, platform="p"),
+        started=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), finished=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        wall_s=1.0, command="kb run e",
+    )
+    plot = curve_plot("e", record)
+    assert plot is not None and f"showing {MAX_CURVES} of {MAX_CURVES + 3} curves" in plot.caption
+    assert curve_axes("error_vs_width") == ("Width", "Error")
+    assert curve_axes("train_loss") == ("step", "Train loss")
