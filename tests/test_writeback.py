@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kb.checking.load import read_claim
-from kb.evidence.writeback import append_history, render, status_yaml, write_status
+from kb.evidence.writeback import render, status_yaml, write_status
 from kb.formats import yamlfile
 from kb.formats.schema import (
     SLUG_PATTERN,
@@ -175,26 +175,6 @@ def test_a_flow_style_status_is_replaced(tmp_path: Path) -> None:
 # ---- history -------------------------------------------------------------------------------
 
 DAY = dt.date(2026, 3, 1)
-
-
-def test_the_first_status_starts_the_history() -> None:
-    new = append_history(None, STATUS.model_copy(update={"history": []}), "r1", DAY)
-    assert new.history == [StatusChange(date=DAY, status=StatusValue.supported, certainty=Certainty.moderate, run="r1")]
-
-
-def test_history_grows_only_when_status_or_certainty_moves() -> None:
-    derived = STATUS.model_copy(update={"history": []})
-    previous = STATUS.model_copy(update={"value": StatusValue.untested, "certainty": Certainty.low})
-    same = append_history(previous, derived, "r2", DAY)
-    assert same.history == [*STATUS.history, StatusChange(date=DAY, status=StatusValue.supported,
-                                                          certainty=Certainty.moderate, run="r2")]
-    unchanged = append_history(same, derived, "r3", DAY)
-    assert unchanged.history == same.history  # same value and certainty: nothing added
-    reasoned = append_history(same, derived.model_copy(update={"reason": "Another reason."}), None, DAY)
-    assert reasoned.history == same.history
-    lowered = append_history(same, derived.model_copy(update={"certainty": Certainty.low}), None, DAY)
-    assert lowered.history[-1] == StatusChange(date=DAY, status=StatusValue.supported, certainty=Certainty.low)
-    assert lowered.history[:-1] == same.history
 
 
 # ---- any status round-trips ----------------------------------------------------------------
