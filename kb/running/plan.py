@@ -63,7 +63,10 @@ class RunPlan:
 
     @property
     def name(self) -> str:
-        return f"{self.experiment.name} [{self.scale}]"
+        """'noisy_bn [smoke]', and for a variant the constants it changes: 'noisy_bn [smoke] depth=4'."""
+        registered = self.experiment.scales.get(self.scale, {})
+        changed = [f"{k}={v}" for k, v in sorted(self.config.items()) if registered.get(k) != v]
+        return " ".join([f"{self.experiment.name} [{self.scale}]", *changed])
 
 
 @dataclass
