@@ -7,9 +7,7 @@ the texts), and references that nothing cites are reported.
 
 from __future__ import annotations
 
-import re
-
-from kb.checking.knowledge import REFERENCES_FILE, REPRO_DIR, KnowledgeBase, LoadedClaim
+from kb.checking.knowledge import REFERENCES_FILE, REPRO_DIR, KnowledgeBase
 from kb.checking.rules import content_rules
 from kb.checking.similar import near_duplicates
 from kb.checking.stances import stance_problems
@@ -132,28 +130,5 @@ def duplicate_statements(kb: KnowledgeBase) -> list[Problem]:
             f"statement is {how} the statement of {older.file}, ignoring case, punctuation "
             "and spacing: merge the two claims, or reword one to make the difference explicit"
         )
-        out.append(_at_statement(newer, message))
+        out.append(newer.problem_at_key("statement", message, Severity.warning))
     return out
-
-
-_STATEMENT_LINE = re.compile(rb"^statement:[ \t]*(?=[^ \t\r\n#])", re.MULTILINE)
-
-
-def _at_statement(loaded: LoadedClaim, message: str) -> Problem:
-    """The warning at the statement's value, found by a scan for its top-level line.
-
-    Parsing the file again (what `LoadedClaim.problem` does) costs a quarter of a
-    millisecond, and a knowledge base made from a template can have thousands of these
-    warnings. The scan finds the same place as the parser whenever the value starts on the
-    key's line; otherwise (a flow mapping, the value on the next line) the parser decides.
-    """
-    try:
-        raw = loaded.path.read_bytes()
-    except OSError:
-        raw = b""
-    found = _STATEMENT_LINE.search(raw)
-    if found is None:
-        return loaded.problem(("statement",), message, severity=Severity.warning)
-    line = raw.count(b"\n", 0, found.start()) + 1
-    column = found.end() - found.start() + 1
-    return Problem(loaded.file, line, column, "statement", message, Severity.warning)

@@ -20,14 +20,13 @@ of the wrong type) is itself an error at its line, with the nearest known key.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from kb.checking.knowledge import KnowledgeBase, LoadedClaim
-from kb.formats.diagnose import suggest
+from kb.formats.diagnose import suggest, toml_line_of
 from kb.formats.errors import Problem, Severity
 from kb.formats.schema import Kind, Origin, Stance
 
@@ -101,20 +100,8 @@ def _table_problems(table: dict[str, Any]) -> dict[str, str]:
 
 
 def _at(text: str, file: str, header: str, key: str, message: str) -> Problem:
-    line = _line_of(text, header, key)
+    line = toml_line_of(text, header, key)
     return Problem(file, line, 1 if line else 0, f"{header}.{key}", message)
-
-
-def _line_of(text: str, header: str, key: str) -> int:
-    """1-based line of `key = ...` inside the `[header]` table; 0 when it cannot be found."""
-    inside = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            inside = stripped.strip("[] ") == header
-        elif inside and re.match(rf"""["']?{re.escape(key)}["']?\s*=""", stripped):
-            return number
-    return 0
 
 
 def content_rules(kb: KnowledgeBase) -> list[Problem]:
@@ -130,7 +117,7 @@ def content_rules(kb: KnowledgeBase) -> list[Problem]:
     out = []
     for loaded in kb.claims.values():
         for broken in _broken(loaded, rules, explanations):
-            out.append(_at_id(loaded, f"{broken} ({rules.where})", severity))
+            out.append(loaded.problem_at_key("id", f"{broken} ({rules.where})", severity))
     return out
 
 
@@ -160,19 +147,3 @@ def _broken(loaded: LoadedClaim, rules: Rules, explanations: dict[str, list[str]
     if rules.require_prediction and not claim.predictions:
         out.append("an explanation states at least one prediction (what would be observed if it holds)")
     return out
-
-
-_ID_LINE = re.compile(rb"^id:[ \t]*(?=[^ \t\r\n#])", re.MULTILINE)
-
-
-def _at_id(loaded: LoadedClaim, message: str, severity: Severity) -> Problem:
-    """The problem at the claim's `id:` line, found by a scan (the parser decides otherwise)."""
-    try:
-        raw = loaded.path.read_bytes()
-    except OSError:
-        raw = b""
-    found = _ID_LINE.search(raw)
-    if found is None:
-        return loaded.problem(("id",), message, severity=severity)
-    line = raw.count(b"\n", 0, found.start()) + 1
-    return Problem(loaded.file, line, found.end() - found.start() + 1, "id", message, severity)

@@ -8,6 +8,7 @@ messages into the short form a contributor can act on, with "did you mean" hints
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from enum import Enum
@@ -198,3 +199,15 @@ def _message(err: Any, model: type[BaseModel], path: Path_) -> tuple[str, Path_,
     if expected:
         return f"expected {expected}, found {describe(value)}", path, False
     return f"{err['msg']}, found {describe(value)}", path, False
+
+
+def toml_line_of(text: str, header: str, key: str) -> int:
+    """1-based line of `key = ...` inside the `[header]` table of a TOML text; 0 if not found."""
+    inside = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inside = stripped.strip("[] ") == header
+        elif inside and re.match(rf"""["']?{re.escape(key)}["']?\s*=""", stripped):
+            return number
+    return 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from kb.formats.diagnose import suggest
+from kb.formats.diagnose import suggest, toml_line_of
 from kb.formats.errors import KbError, Problem
 
 
@@ -69,18 +69,6 @@ class SlurmSettings:
 KNOWN = [f.name for f in fields(SlurmSettings)]
 
 
-def _line_of(text: str, header: str, key: str) -> int:
-    """1-based line of `key = ...` inside the `[header]` table; 0 when it cannot be found."""
-    inside = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            inside = stripped.strip("[] ") == header
-        elif inside and re.match(rf"""["']?{re.escape(key)}["']?\s*=""", stripped):
-            return number
-    return 0
-
-
 def load_settings(root: Path) -> SlurmSettings:
     """Slurm settings of the knowledge base at `root` (defaults when it configures none)."""
     for name, header in (("kb.toml", "slurm"), ("pyproject.toml", "tool.kb.slurm")):
@@ -99,7 +87,7 @@ def load_settings(root: Path) -> SlurmSettings:
             continue
         problems = []
         for key in (k for k in table if k not in KNOWN):
-            line = _line_of(text, header, key)
+            line = toml_line_of(text, header, key)
             problems.append(
                 Problem(
                     name,
