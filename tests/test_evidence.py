@@ -532,6 +532,16 @@ def test_a_verdict_that_flips_within_the_multiverse_is_fragile(root: Path) -> No
     assert (v.verdict, v.robustness, v.fragile_on) == (VerdictValue.holds, "fragile", ["noise"])
 
 
+def test_an_undecided_variant_leaves_robustness_unresolved(root: Path) -> None:
+    info = experiments(scales={"smoke": {"noise": 0.5}, "full": {}},
+                       multiverse={"smoke": {"noise": [0.1, 0.5]}})
+    c = claim("c", pred("p"))
+    registered = run("r1", CLEAR).model_copy(update={"config": {"noise": 0.5}})
+    wide = run("r2", [0.2, 3.0, 2.5], keys=["u0", "u1", "u2"]).model_copy(update={"config": {"noise": 0.1}})
+    v = verdict(derive(make_kb(root, c), [registered, wide], info))
+    assert (v.verdict, v.robustness, v.fragile_on) == (VerdictValue.holds, "unresolved", ["noise"])
+
+
 def test_a_failed_validity_check_makes_the_verdict_invalid(root: Path) -> None:
     check = ValidityCheck("learned", "acc", "> 0.5", "the model must learn before it is lesioned")
     info = experiments(validity={"learned": check},

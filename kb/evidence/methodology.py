@@ -67,7 +67,9 @@ records; this page is generated from the code that computes them.
 - **Robustness.** An experiment declares its free design constants with the values a
   reasonable researcher might pick (`MULTIVERSE`). Each variant run is judged at the
   registered verdict's level; a decisive verdict that every judged variant repeats is
-  *robust*, one that some variant changes is *fragile*, and names the constants it depends on.
+  *robust*; one that some variant reverses (holds becomes fails, or the reverse) is *fragile*,
+  naming the constants it depends on; one that some variants leave undecided, with none
+  reversing it, is *unresolved*: no evidence either way.
 - **Deciding.** From `kb.formats.expectation`, the code that decides:
 
   ```text

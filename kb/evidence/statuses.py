@@ -175,6 +175,10 @@ def cause_of(
     mine = [r.id for r in runs if r.id in counted]
     if mine:
         return mine[-1], None
+    own = {p.experiment for p in kb.claims[claim_id].claim.predictions if p.experiment}
+    variants = [r.id for r in runs if r.experiment in own]
+    if variants:
+        return None, f"variant runs of its own experiment (robustness), e.g. {variants[-1]}"
     family = derivation.families.get(claim_id)
     experiments = {
         p.experiment

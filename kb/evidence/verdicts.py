@@ -343,7 +343,9 @@ def judge_variants(
 def robustness(
     verdict: VerdictRecord, variants: list[VariantVerdict]
 ) -> tuple[str | None, list[str]]:
-    """robust / fragile (and the constants it depends on) across the declared multiverse."""
+    """Across the declared multiverse: robust (every judged variant gives the same verdict),
+    fragile (some value gives the opposite verdict; the constants are named), or unresolved
+    (some variants decide nothing, none flips; the constants are named)."""
     if verdict.verdict not in (VerdictValue.holds, VerdictValue.fails):
         return None, []
     judged = [
@@ -353,5 +355,12 @@ def robustness(
     ]
     if not judged:
         return None, []
-    differ = sorted({k for v in judged if v.verdict is not verdict.verdict for k in v.changed})
-    return ("fragile", differ) if differ else ("robust", [])
+    decisive = (VerdictValue.holds, VerdictValue.fails)
+    flips = sorted({k for v in judged if v.verdict in decisive and v.verdict is not verdict.verdict
+                    for k in v.changed})
+    if flips:  # some declared value gives the opposite verdict
+        return "fragile", flips
+    open_ = sorted({k for v in judged if v.verdict is not verdict.verdict for k in v.changed})
+    # Undecided variants (too few seeds, or an interval over the line) are no evidence either
+    # way: the verdict is not shown robust, and not shown to flip.
+    return ("unresolved", open_) if open_ else ("robust", [])

@@ -247,11 +247,17 @@ class VerdictRecord(Strict):
     seeds_needed: int | None = Field(
         None, description="Seeds that would likely decide an inconclusive verdict, at the same spread."
     )
-    robustness: Literal["robust", "fragile"] | None = Field(
-        None, description="Across the experiment's declared multiverse: same verdict everywhere, or not."
+    robustness: Literal["robust", "fragile", "unresolved"] | None = Field(
+        None,
+        description=(
+            "Across the experiment's declared multiverse: robust (the same verdict everywhere), "
+            "fragile (some value gives the opposite verdict), unresolved (some values decide "
+            "nothing, none flips it)."
+        ),
     )
     fragile_on: list[str] = Field(
-        default_factory=list, description="Design constants whose other values change the verdict."
+        default_factory=list,
+        description="Design constants whose other values give the opposite verdict (fragile) or none (unresolved).",
     )
     level: float | None = Field(None, description="Confidence level after the Holm correction.")
     p_adjusted: float | None = Field(None, description="Holm-adjusted p-value of the decision.")

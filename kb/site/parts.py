@@ -111,6 +111,10 @@ def marks(cell: Cell) -> str:
     if r.robustness == "robust":
         out.append('<span class="kb-mark kb-robust" title="the verdict is the same across every '
                    'value of the design constants the experiment declares">robust</span>')
+    elif r.robustness == "unresolved":
+        on = ", ".join(r.fragile_on)
+        out.append(f'<span class="kb-mark kb-unresolved" title="some values of {esc(on)} decide '
+                   f'nothing; none gives the opposite verdict">robustness unresolved</span>')
     elif r.robustness == "fragile":
         on = ", ".join(r.fragile_on)
         out.append(f'<span class="kb-mark kb-fragile" title="the verdict changes with {esc(on)}">'
