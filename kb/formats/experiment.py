@@ -24,7 +24,30 @@ and one function from a configuration, a seed and a device to metrics:
                 "curves": {"train_acc_bn": {"x": [0, 50, ...], "y": [0.1, 0.4, ...]}}}
 
 `metrics` maps each name in METRICS to a finite float; `curves` (optional) maps a name to
-x and y lists for the site's plots. The script ends with
+x and y lists for the site's plots; `bounds` (optional) names the metrics this seed could
+only bound, because the event did not happen within the budget: "lower" (the true value
+is at least the reported one, e.g. steps-to-target at the step budget) or "upper". The
+engine uses a bound only in the direction in which it is valid.
+
+A METRICS entry may also be a dict: `{"description": ..., "label": "Steps to target, noisy
+BN ÷ BN", "unit": "×", "scale": "log"}`; `label` and `unit` are for readers, and `scale:
+"log"` puts the metric's intervals on the log scale (ratios, other positive multiplicative
+quantities). Two more optional literals:
+
+    VALIDITY = {                     # checks that must pass for the verdicts to count
+        "noise_destabilises": {"metric": "input_shift_ratio_noisy_vs_bn", "expect": "> 1",
+                               "why": "noisy BN must move layer inputs more than BN"},
+    }
+    MULTIVERSE = {                   # free design constants, with values a reasonable
+        "smoke": {"noise_strength": [0.1, 0.25, 0.5]},   # researcher might pick
+    }
+
+A check compares the mean over the pooled seeds of a metric with an expected outcome (the
+prediction grammar: `> x`, `between a b`, ...); if it fails, the verdicts are `invalid`.
+Each multiverse list includes the registered value; `kb run --multiverse` runs the others
+one constant at a time, as variants that decide robustness and are never pooled.
+
+The script ends with
 
     if __name__ == "__main__":
         from kb.experiment import standalone
