@@ -16,9 +16,8 @@ import datetime as dt
 from pathlib import Path
 
 from kb.checking.knowledge import KnowledgeBase
-from kb.evidence.registration import file_history, git, git_blobs
+from kb.evidence.registration import RecordCommits, file_history, git, git_blobs
 from kb.formats import yamlfile
-from kb.formats.records import RUNS_DIR
 from kb.formats.schema import Certainty, StatusChange, StatusValue
 
 _Block = tuple[str, str, frozenset[str]]  # (status, certainty, runs its verdicts count)
@@ -48,16 +47,6 @@ def _block(content: bytes | None) -> _Block | None:
     return str(value), str(certainty), runs
 
 
-def _records_added(root: Path) -> dict[str, list[str]]:
-    """Commit → ids of the run records it added."""
-    out = git(root, "log", "--diff-filter=A", "--format=%x00%H", "--name-only", "--", RUNS_DIR)
-    added: dict[str, list[str]] = {}
-    for entry in (out or b"").decode("utf-8", "replace").split("\0")[1:]:
-        commit, *paths = [line for line in entry.splitlines() if line]
-        added[commit] = [Path(p).stem for p in paths if p.endswith(".json")]
-    return added
-
-
 def status_history(kb: KnowledgeBase, today: dt.date | None = None) -> dict[str, list[StatusChange]]:
     """Every claim's status changes, oldest first, from git (empty outside a repository)."""
     out: dict[str, list[StatusChange]] = {cid: [] for cid in kb.claims}
@@ -69,7 +58,7 @@ def status_history(kb: KnowledgeBase, today: dt.date | None = None) -> dict[str,
     blobs = git_blobs(
         top_path, sorted({(c, p) for history in histories.values() for c, _, p in history})
     )
-    added = _records_added(kb.root)
+    added = RecordCommits(kb.root).by_commit
     for cid, loaded in kb.claims.items():
         previous: tuple[str, str] | None = None
         for commit, when, path in reversed(histories[cid]):  # oldest first

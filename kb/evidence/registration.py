@@ -102,12 +102,14 @@ class RecordCommits:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.added: dict[str, str] = {}  # run id -> the commit that added its record
+        self.by_commit: dict[str, list[str]] = {}  # commit -> ids of the records it added
         out = git(root, "log", "--diff-filter=A", "--format=%x00%H", "--name-only", "--", RUNS_DIR)
         for entry in (out or b"").decode("utf-8", "replace").split("\0")[1:]:
             commit, *paths = [line for line in entry.splitlines() if line]
-            for path in paths:
-                if path.endswith(".json"):
-                    self.added.setdefault(Path(path).stem, commit)
+            ids = [Path(p).stem for p in paths if p.endswith(".json")]
+            self.by_commit[commit] = ids
+            for run_id in ids:
+                self.added.setdefault(run_id, commit)
         self._after: dict[str, set[str]] = {}
 
     def after(self, registration: str) -> set[str]:
