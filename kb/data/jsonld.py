@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from kb.checking.knowledge import KnowledgeBase
 from kb.formats.bib import Reference
-from kb.formats.schema import Certainty, Claim, Prediction, Stance, VerdictRecord
+from kb.formats.schema import Certainty, Claim, Prediction, Stance, VerdictRecord, interval_text
 
 CONTEXT = "https://schema.org"
 # schema.org Rating of a claim: worst 1 .. best 3. Untested claims carry no value.
@@ -172,9 +172,7 @@ def _status_rating(claim: Claim) -> Node:
 def _estimate(v: VerdictRecord) -> str:
     text = f"estimate {v.estimate:.4g}"
     if v.interval is not None and v.level is not None:
-        lo, hi = v.interval
-        ends = f"[{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else (
-            f"≥ {lo:.4g}" if lo is not None else f"≤ {hi:.4g}" if hi is not None else "open")
+        ends = interval_text(v.interval, "{:.4g}".format, "open")
         text += f", {v.level:.2%} interval {ends}"
     return text + f", n = {v.n}"
 

@@ -43,6 +43,7 @@ from kb.formats.schema import (
     StatusValue,
     VerdictRecord,
     VerdictValue,
+    interval_text,
 )
 
 Basis = Literal["experiments", "literature", "both", "none"]
@@ -559,16 +560,7 @@ def reason(t: Tally) -> str:
 
 def show_interval(v: VerdictRecord) -> str:
     """'[a, b]', with an open end shown as such: '≥ a' or '≤ b' when censoring leaves one."""
-    if v.interval is None:
-        return ""
-    lo, hi = v.interval
-    if lo is None and hi is None:
-        return "(unbounded)"
-    if hi is None:
-        return f"≥ {lo:g}"
-    if lo is None:
-        return f"≤ {hi:g}"
-    return f"[{lo:g}, {hi:g}]"
+    return "" if v.interval is None else interval_text(v.interval)
 
 
 def verdict_reason(prediction: Prediction, v: VerdictRecord) -> str:

@@ -8,6 +8,7 @@ reference documentation: they flow into the JSON Schema that editors use (`kb sc
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -220,6 +221,20 @@ class Prediction(Strict):
 class CertaintyStep(Strict):
     change: Literal[-2, -1, 1] = Field(description="Grades moved: down (-1, -2) or up (+1).")
     reason: ShortText
+
+
+def interval_text(
+    interval: tuple[float | None, float | None],
+    fmt: Callable[[float], str] = "{:g}".format,
+    unbounded: str = "(unbounded)",
+) -> str:
+    """'[a, b]', or '≥ a' / '≤ b' where censored seeds leave one end of it open."""
+    lo, hi = interval
+    if lo is not None and hi is not None:
+        return f"[{fmt(lo)}, {fmt(hi)}]"
+    if lo is not None:
+        return f"≥ {fmt(lo)}"
+    return f"≤ {fmt(hi)}" if hi is not None else unbounded
 
 
 class VerdictRecord(Strict):

@@ -97,11 +97,12 @@ def _interval(v: Any) -> str:
         return ""
     if v.interval is None:
         return f"{v.estimate:.4g}"
-    lo, hi = v.interval
-    if lo is None or hi is None:  # censored seeds leave one end open
-        bound = f"≥ {lo:.4g}" if lo is not None else f"≤ {hi:.4g}" if hi is not None else "open"
-        return f"{v.estimate:.4g} ({bound})"
-    return f"{v.estimate:.4g} [{lo:.4g}, {hi:.4g}]"
+    from kb.formats.schema import interval_text
+
+    text = interval_text(v.interval, "{:.4g}".format, "open")
+    if None in v.interval:  # censored seeds leave one end open: the bound in parentheses
+        return f"{v.estimate:.4g} ({text})"
+    return f"{v.estimate:.4g} {text}"
 
 
 def _label(status: Status | None) -> str:

@@ -66,9 +66,10 @@ def _verdict_text(v: Any) -> str:
     if v.estimate is not None:
         text += f" {v.estimate:.4g}"
     if v.interval is not None:
-        lo, hi = v.interval
-        text += (f" [{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None
-                 else f" (≥ {lo:.4g})" if lo is not None else f" (≤ {hi:.4g})" if hi is not None else "")
+        from kb.formats.schema import interval_text
+
+        ends = interval_text(v.interval, "{:.4g}".format, "")
+        text += f" ({ends})" if None in v.interval and ends else f" {ends}" if ends else ""
     return text + f", n = {v.n}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kb.data import jsonld
-from kb.formats.schema import Claim, Kind
+from kb.formats.schema import Claim, Kind, interval_text
 from kb.site.html import (
     Urls,
     anchor_id,
@@ -28,7 +28,6 @@ from kb.site.parts import (
     evidence_lines,
     experiment_key,
     history_rows,
-    interval_text,
     kind_badge,
     phenomenon_key,
     prediction_anchor,

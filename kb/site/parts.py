@@ -6,9 +6,8 @@ Each returns HTML with every untrusted string escaped (see `kb.site.html`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
-from kb.formats.schema import Claim, EvidenceLine, SourceRef
+from kb.formats.schema import Claim, EvidenceLine, SourceRef, interval_text
 from kb.site.html import Urls, anchor_id, esc, external, fmt, link, plural
 from kb.site.model import OPEN, PENDING, Cell, Row, Site
 
@@ -31,16 +30,6 @@ STATE_HELP = {
     PENDING: "kb run has not derived this claim's status yet",
 }
 STANCE_ORDER = ("proposes", "supports", "qualifies", "refutes", "discusses")
-
-
-def interval_text(interval: tuple[float | None, float | None], fmt: Callable[[float], str]) -> str:
-    """'[a, b]', or '≥ a' / '≤ b' where censored seeds leave one end open."""
-    lo, hi = interval
-    if lo is not None and hi is not None:
-        return f"[{fmt(lo)}, {fmt(hi)}]"
-    if lo is not None:
-        return f"≥ {fmt(lo)}"
-    return f"≤ {fmt(hi)}" if hi is not None else "(unbounded)"
 
 
 def claim_key(claim: Claim) -> str:
