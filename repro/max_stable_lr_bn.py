@@ -40,7 +40,10 @@ Deviations from the paper:
   the multiverse also tries 1/16 and 1/2). Full scale keeps momentum 0.9 but no weight decay.
 - "Stable" is weak: at plain's largest stable rate the loss fell only to 0.93x its initial
   value (seed 0; metric loss_fraction_at_max_stable_lr), so the multiverse also requires the
-  loss to halve (stable_loss_fraction 0.5).
+  loss to halve (stable_loss_fraction 0.5). Under that rule an arm can have no stable rate at
+  all (seeds 1 and 2 of the first multiverse run): the loss-left metric was then infinite and
+  the seeds were rejected as malformed; it is now read at the smallest rate instead, and the
+  grid-brackets check (which needs every seed to bracket) then fails.
 - The ratio is a ratio of two grid points, so it moves in factors of 2: it is declared on a
   log scale, and it is a bound when an arm's maximum sits at an edge of the grid.
 
@@ -113,7 +116,7 @@ METRICS = {
         "label": "Grid brackets both maxima", "unit": ""},
     "loss_fraction_at_max_stable_lr": {
         "description": "the larger over the two arms of (mean loss over the sweep's last tenth) / "
-                       "(initial loss) at the arm's largest stable rate",
+                       "(initial loss) at the arm's largest stable rate (its smallest rate if none is)",
         "label": "Loss left at max stable LR", "unit": "×", "scale": "log"},
     "small_lr": {"description": "the small learning rate: small_lr_fraction x the plain network's largest stable rate",
                  "label": "Small LR", "unit": "", "scale": "log"},
@@ -190,11 +193,11 @@ def run(config, seed, device):
             ok, end, start = is_stable(config, arm, data, seed, device, lr)
             stable.append(ok)
             final.append(end if math.isfinite(end) else 1e9)  # 1e9 stands for "diverged"
-            if ok:
-                fraction = end / start
         ok_lrs = [lr for lr, ok in zip(lrs, stable, strict=True) if ok]
         best[arm] = max(ok_lrs) if ok_lrs else lrs[0] / 2
-        fractions.append(fraction if ok_lrs else math.inf)
+        # With no stable rate (the grid does not bracket; the validity check fails) the loss
+        # left is read at the smallest rate, so the metric stays finite and the seed counts.
+        fractions.append(final[lrs.index(max(ok_lrs)) if ok_lrs else 0] / start)
         brackets = brackets and bool(ok_lrs) and not stable[-1]
         if stable[-1]:
             bounds[f"max_stable_lr_{arm}"] = "lower"

@@ -48,6 +48,7 @@ from kb.formats.schema import (
     Claim,
     Direction,
     Prediction,
+    Range,
     StatusChange,
     StatusValue,
     VerdictRecord,
@@ -371,6 +372,29 @@ def test_a_toy_reproduction_against_the_proposer_is_a_disagreement_not_a_refutat
     assert status.value is StatusValue.refuted  # measured in its scope: our runs may refute it
 
 
+@pytest.mark.parametrize(("measured", "scope", "inside"), [
+    (64, {"min": 512}, False),  # the catapult case: a width-64 run, a claim about width >= 512
+    ([32, 512], {"min": 512}, True),  # a sweep that reaches the scope's range
+    ([32, 256], {"max": 16}, False),
+    (None, {"min": 512}, True),  # undeclared width: no constraint
+    (64, None, True),
+])
+def test_a_declared_width_outside_the_claims_range_is_out_of_scope(
+        root: Path, measured: Any, scope: dict[str, int] | None, inside: bool) -> None:
+    regime: dict[str, Any] = {"data_scale": "toy"} | ({"width": measured} if measured else {})
+    info = ExperimentInfo("exp", Path("repro/exp.py"), "", {"smoke": {}, "full": {}},
+                          {"smoke": regime, "full": {"data_scale": "small"}}, {"m": "a metric"})
+    c = claim("c", pred("p"), explains="bn", stances=[("ioffe2015", "proposes"), ("santurkar2018", "supports")])
+    if scope:
+        c = c.model_copy(update={"scope": c.scope.model_copy(update={"width": Range(**scope)})})
+    status = derive(make_kb(root, c), [run("r1", [0.5, 0.4, 0.45, 0.5, 0.42])], {"exp": info}).statuses["c"]
+    assert status.reproduction is not None and status.reproduction.in_scope is inside
+    if not inside:
+        assert status.value is StatusValue.contested  # against, but outside the scope: never refuted
+        shown = f"width {measured}" if isinstance(measured, int) else "width {}–{}".format(*measured)
+        assert shown in status.reproduction.summary
+
+
 def test_a_toy_reproduction_alone_decides_but_is_graded_down(root: Path) -> None:
     c = claim("c", pred("p"), data_scale=["small"])
     status = derive(make_kb(root, c), [run("r1", CLEAR)], EXPERIMENTS).statuses["c"]
@@ -680,3 +704,22 @@ def test_prediction_hash_is_what_the_runs_record() -> None:
     a = Prediction.model_validate(pred(statement="One."))
     b = Prediction.model_validate(pred(statement="Two."))
     assert prediction_sha256("c", a) == prediction_sha256("c", b)
+
+
+@pytest.mark.parametrize("width", ["64", "[64, 512]"])
+def test_a_regime_may_declare_the_widths_it_measured(tmp_path: Path, width: str) -> None:
+    script = tmp_path / "exp.py"
+    script.write_text('SCALES = {"smoke": {}, "full": {}}\nMETRICS = {"m": "a metric"}\n'
+                      f'REGIME = {{"smoke": {{"data_scale": "toy", "width": {width}}}, '
+                      '"full": {"data_scale": "small"}}\n')
+    assert read_experiment(script, "repro/exp.py").regime["smoke"]["width"] == eval(width)
+
+
+@pytest.mark.parametrize("width", ["0", "[512, 64]", "'wide'", "[1, 2, 3]", "True"])
+def test_a_malformed_regime_width_is_a_located_error(tmp_path: Path, width: str) -> None:
+    script = tmp_path / "exp.py"
+    script.write_text('SCALES = {"smoke": {}, "full": {}}\nMETRICS = {"m": "a metric"}\n'
+                      f'REGIME = {{"smoke": {{"data_scale": "toy", "width": {width}}}, '
+                      '"full": {"data_scale": "small"}}\n')
+    problems = [str(p) for p in read_experiment(script, "repro/exp.py").problems]
+    assert problems[1:] == ["repro/exp.py:3:1: REGIME.smoke.width: must be a positive integer or [smallest, largest]"]

@@ -29,7 +29,7 @@ from kb.evidence.verdicts import (
     sample,
     validity_failure,
 )
-from kb.formats.experiment import ExperimentInfo
+from kb.formats.experiment import ExperimentInfo, regime_range
 from kb.formats.records import RunRecord, sha256_bytes
 from kb.formats.schema import (
     Certainty,
@@ -38,6 +38,7 @@ from kb.formats.schema import (
     Direction,
     EvidenceLine,
     Prediction,
+    Range,
     Stance,
     Status,
     StatusValue,
@@ -439,8 +440,28 @@ def _in_scope(claim: Claim, regime: dict[str, Any]) -> bool:
     if (wanted and data_scale not in wanted) or (not wanted and data_scale == "toy"):
         return False
     architectures = set(regime.get("architectures") or [])
-    return not (claim.scope.architectures and architectures
-                and not architectures & set(claim.scope.architectures))
+    if (claim.scope.architectures and architectures
+            and not architectures & set(claim.scope.architectures)):
+        return False
+    return all(_overlaps(regime_range(regime.get(key)), getattr(claim.scope, key))
+               for key in ("width", "depth"))
+
+
+def _range_text(key: str, measured: tuple[int, int] | None) -> str:
+    low, high = measured or (0, 0)
+    return f"{key} {low}" if low == high else f"{key} {low}–{high}"
+
+
+def _overlaps(measured: tuple[int, int] | None, scope: Range | None) -> bool:
+    """Whether the widths (or depths) a run measured reach into the claim's range.
+
+    Undeclared on either side is no constraint: the scope says nothing, or the experiment
+    did not declare what it measured.
+    """
+    if measured is None or scope is None:
+        return True
+    low, high = measured
+    return (scope.min is None or high >= scope.min) and (scope.max is None or low <= scope.max)
 
 
 def _evidence(claim: Claim, verdict: VerdictRecord, p: Prediction, pool: Pool,
@@ -451,6 +472,8 @@ def _evidence(claim: Claim, verdict: VerdictRecord, p: Prediction, pool: Pool,
     devices = frozenset(origin.hardware.device.split(":")[0] for _, origin in pool.seeds)
     where = [f"{regime.get('data_scale', 'undeclared')} data"]
     where += ["/".join(regime.get("architectures") or [])] if regime.get("architectures") else []
+    where += [_range_text(key, regime_range(regime.get(key))) for key in ("width", "depth")
+              if regime_range(regime.get(key))]
     where.append(f"{pool.scale} scale")
     return Evidence(
         verdict=verdict,

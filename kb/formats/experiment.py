@@ -9,8 +9,8 @@ executes pull-request code):
         "full": {"width": 512, "steps": 20000},   # the paper's setting, on a GPU
     }
     REGIME = {                       # what each scale stands for, to grade indirectness
-        "smoke": {"data_scale": "toy", "architectures": ["mlp"]},
-        "full": {"data_scale": "small", "architectures": ["vgg"]},
+        "smoke": {"data_scale": "toy", "architectures": ["mlp"], "width": 64},
+        "full": {"data_scale": "small", "architectures": ["vgg"], "width": [64, 512]},
     }
     METRICS = {                      # every metric `run` reports, with its meaning and units
         "steps_ratio_noisy_vs_bn": "steps to 90% train accuracy, noisy BN over BN",
@@ -22,6 +22,10 @@ and one function from a configuration, a seed and a device to metrics:
         ...
         return {"metrics": {"steps_ratio_noisy_vs_bn": 1.04},
                 "curves": {"train_acc_bn": {"x": [0, 50, ...], "y": [0.1, 0.4, ...]}}}
+
+A regime's optional `width` and `depth` (one integer, or `[smallest, largest]` for a sweep)
+are compared with a claim's `scope.width` / `scope.depth`: a run counts as inside the scope
+when the widths it measured overlap the scope's range.
 
 `metrics` maps each name in METRICS to a finite float; `curves` (optional) maps a name to
 x and y lists for the site's plots; `bounds` (optional) names the metrics this seed could
@@ -255,6 +259,17 @@ def read_experiment(path: Path, shown_as: str, *, root: Path | None = None) -> E
                         f"needs data_scale: one of {', '.join(sorted(allowed))}",
                     )
                 )
+            for key in ("width", "depth"):
+                if isinstance(entry, dict) and key in entry and regime_range(entry[key]) is None:
+                    problems.append(
+                        Problem(
+                            shown_as,
+                            line,
+                            col,
+                            f"REGIME.{scale}.{key}",
+                            "must be a positive integer or [smallest, largest]",
+                        )
+                    )
     if "METRICS" in found:
         line, col = where("METRICS")
         specs, metric_problems = _metric_specs(metrics)
@@ -284,6 +299,20 @@ def read_experiment(path: Path, shown_as: str, *, root: Path | None = None) -> E
         validity,
         multiverse,
     )
+
+
+def regime_range(value: Any) -> tuple[int, int] | None:
+    """A REGIME width or depth as (smallest, largest); None if it is neither form."""
+
+    def positive(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    if positive(value):
+        return (value, value)
+    if isinstance(value, list) and len(value) == 2 and all(map(positive, value)):
+        low, high = value
+        return (low, high) if low <= high else None
+    return None
 
 
 def _metric_specs(metrics: Any) -> tuple[dict[str, MetricSpec], list[tuple[str, str]]]:
