@@ -14,7 +14,8 @@ from support import kb_executable, run_kb
 
 from kb.checking.load import load
 from kb.formats.records import read_records
-from kb.running.plan import RunOptions, plan_runs
+from kb.running.batch import prepare
+from kb.running.plan import RunOptions, Silent, plan_runs
 from kb.running.runner import execute
 
 HEADER = '''"""A test experiment."""
@@ -216,3 +217,15 @@ def test_the_report_counts_failed_seeds_and_kb_run_exits_non_zero(lab: Path) -> 
     assert allowed.returncode == 0, allowed.stderr
     healthy = run_kb("run", "healthy", "--seeds", "1", "--device", "cpu", cwd=lab)
     assert healthy.returncode == 0, healthy.stderr
+
+
+def test_seeds_are_computed_longest_first(lab: Path) -> None:
+    # Once both have records, the slow experiment's seeds are queued before the healthy
+    # one's although it is named second, so a parallel run does not end on one long seed.
+    kb = load(lab)
+    _run(lab, "healthy", seeds=1)
+    _run(lab, "slow", seeds=1)
+    plans = plan_runs(kb, kb.experiment_info, ["healthy", "slow"], seeds=3, rerun=True)
+    todo = prepare(plans, lab, Silent()).todo
+    assert [(plans[i].experiment.name, seed) for i, seed in todo] == [
+        ("slow", 0), ("slow", 1), ("slow", 2), ("healthy", 0), ("healthy", 1), ("healthy", 2)]

@@ -8,6 +8,7 @@ records are written once per run, atomically, whichever executor computed the se
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from kb.formats.records import (
     write_record,
 )
 from kb.running import provenance
-from kb.running.plan import RunEvents, RunOptions, RunPlan
+from kb.running.plan import RunEvents, RunOptions, RunPlan, median_seed_seconds
 from kb.running.seedproc import SeedSpec
 
 CACHE_DIR = ".kb/seeds"
@@ -47,10 +48,9 @@ class Batch:
         self.computed[i].add(result.seed)
 
 
-def _known_results(root: Path) -> dict[str, tuple[SeedResult, str]]:
+def _known_results(records: list[RunRecord], root: Path) -> dict[str, tuple[SeedResult, str]]:
     """Finished seeds by key: from committed run records, then from the local seed cache."""
     known: dict[str, tuple[SeedResult, str]] = {}
-    records, _ = read_records(root)
     for record in records:
         for result in record.ok_results():
             known.setdefault(result.key, (result, record.id))
@@ -83,8 +83,14 @@ def seed_spec(
 
 
 def prepare(plans: list[RunPlan], root: Path, events: RunEvents) -> Batch:
-    """Which seeds are already known (recorded or cached) and which must be computed."""
-    known = _known_results(root)
+    """Which seeds are already known (recorded or cached) and which must be computed.
+
+    The seeds to compute are ordered longest first (by the experiment's median recorded
+    seed time; never-run experiments first), so a parallel run does not end with one long
+    seed on one core while the others sit idle.
+    """
+    records, _ = read_records(root)
+    known = _known_results(records, root)
     batch = Batch(
         plans,
         dt.datetime.now(dt.UTC),
@@ -103,6 +109,8 @@ def prepare(plans: list[RunPlan], root: Path, events: RunEvents) -> Batch:
             else:
                 batch.todo.append((i, seed))
         events.planned(plan, sum(1 for j, _ in batch.todo if j == i), len(batch.results[i]))
+    expected = [median_seed_seconds(plan, records) for plan in plans]
+    batch.todo.sort(key=lambda item: -(expected[item[0]] or math.inf))  # stable: seed order kept
     return batch
 
 
