@@ -45,9 +45,9 @@ Deviations from the paper:
 
 Smoke: the Zen of Python (Python's `this` module, 856 characters, 45 symbols) in 52
 windows of 32 characters at stride 16; 2 layers, width 32, 2 heads; 200 full-batch steps vs
-280 steps at batch 8; 24 runs; ~50 s CPU per seed on one thread (measured, seed 0: gap ratio 1.38, sign descent closes
-0.99 of the full-batch gap, Adam full-batch loss 0.07 nats). The
-text is tiny and real, so the model can memorise it. Full: the first 200k characters of a
+280 steps at batch 8; 24 runs; ~25 s CPU per seed on one thread, ~30 s with another seed on
+the other core (measured, seed 0: gap ratio 1.18, sign descent closes 0.98 of the full-batch
+gap, Adam full-batch loss 0.04 nats). The text is tiny and real, so the model can memorise it. Full: the first 200k characters of a
 local plain-text corpus (`text_path`, e.g. WikiText-2's train split), context 128, 4 layers
 of width 256, 5-point grids, 800 full-batch steps vs batch 64 for 100 epochs; about a GPU
 hour per seed.
