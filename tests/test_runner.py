@@ -14,6 +14,7 @@ from support import kb_executable, run_kb
 
 from kb.checking.load import load
 from kb.formats.records import read_records
+from kb.running import pool
 from kb.running.batch import prepare
 from kb.running.plan import RunOptions, Silent, plan_runs
 from kb.running.runner import execute
@@ -229,3 +230,23 @@ def test_seeds_are_computed_longest_first(lab: Path) -> None:
     todo = prepare(plans, lab, Silent()).todo
     assert [(plans[i].experiment.name, seed) for i, seed in todo] == [
         ("slow", 0), ("slow", 1), ("slow", 2), ("healthy", 0), ("healthy", 1), ("healthy", 2)]
+
+
+def test_a_forked_seed_computes_what_a_fresh_python_does(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A seed forked from the server must see the same string hashing (PYTHONHASHSEED is the
+    # seed) and compute the same floats as one started in a new Python.
+    (lab / "repro" / "forked.py").write_text(HEADER + (
+        "import torch\n"
+        "def run(config, seed, device):\n"
+        "    x = torch.randn(64, 64)\n"
+        "    return {'metrics': {'ratio': float((x @ x).sum()) + hash('kb') % 1000}}\n"
+    ))
+    kb = load(lab)
+    metrics = {}
+    for fork in (True, False):
+        monkeypatch.setattr(pool, "FORK_SEEDS", fork)
+        plans = plan_runs(kb, kb.experiment_info, ["forked"], seeds=2, rerun=True)
+        record = execute(plans, lab, RunOptions(device="cpu")).records[0]
+        metrics[fork] = [r.metrics["ratio"] for r in record.results]
+    assert metrics[True] == metrics[False]
+    assert metrics[True][0] != metrics[True][1]  # the seeds differ: each got its own hash seed

@@ -8,6 +8,8 @@ children and still reports the seeds that finished.
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -15,12 +17,18 @@ from pathlib import Path
 
 from kb.formats.records import Outcome, SeedResult
 from kb.running.batch import seed_spec
+from kb.running.forkserver import ForkServers
 from kb.running.plan import RunEvents, RunOptions, RunPlan
-from kb.running.seedproc import Children, SeedSpec, run_seed
+from kb.running.seedproc import PER_SEED_ENV, Children, Launcher, SeedSpec, run_seed
+
+# Fork seeds from a server that imported torch once (Linux); elsewhere, a new Python each.
+FORK_SEEDS = sys.platform == "linux" and os.environ.get("KB_FORK_SEEDS", "1") != "0"
 
 
-def _run_one(spec: SeedSpec, workdir: Path, children: Children) -> SeedResult | None:
-    return run_seed(spec, workdir, children)[0]
+def _run_one(
+    spec: SeedSpec, workdir: Path, children: Children, launcher: Launcher | None
+) -> SeedResult | None:
+    return run_seed(spec, workdir, children, launcher)[0]
 
 
 def compute(
@@ -37,6 +45,25 @@ def compute(
     children are killed, and seeds that had already finished are still reported.
     """
     children = Children()
+    servers = ForkServers(PER_SEED_ENV) if FORK_SEEDS else None
+    launcher = servers.spawn if servers is not None else None
+    try:
+        return _compute(plans, todo, root, options, events, finished, children, launcher)
+    finally:
+        if servers is not None:
+            servers.close()
+
+
+def _compute(
+    plans: list[RunPlan],
+    todo: list[tuple[int, int]],
+    root: Path,
+    options: RunOptions,
+    events: RunEvents,
+    finished: Callable[[int, int, SeedResult], None],
+    children: Children,
+    launcher: Launcher | None,
+) -> bool:
     with (
         tempfile.TemporaryDirectory(prefix="kb-run-") as tmp,
         ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool,
@@ -53,7 +80,7 @@ def compute(
                     slot = free_slots.pop(0)
                     events.seed_started(plans[i], seed)
                     spec = seed_spec(plans[i], seed, root, options, workdir / "checkpoints", slot)
-                    future = pool.submit(_run_one, spec, workdir, children)
+                    future = pool.submit(_run_one, spec, workdir, children, launcher)
                     pending[future] = (i, seed)
                     slot_of[future] = slot
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)

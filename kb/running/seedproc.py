@@ -15,9 +15,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -28,6 +29,9 @@ from kb.running import provenance, sandbox
 from kb.running.worker import OOM_MARKERS, out_of_memory
 
 LOG_LINES = 40  # lines of a failed seed's output kept in its record
+# Environment variables that differ between seeds of one run, beyond PYTHONHASHSEED (which a
+# fork server must already have at start-up: see kb.running.forkserver).
+PER_SEED_ENV = frozenset({"KB_JOB_SLOT", CHECKPOINT_ENV, sandbox.TOKEN_ENV})
 _KB_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(kb.__file__)))
 
 
@@ -49,19 +53,32 @@ class SeedSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+class SeedProcess(Protocol):
+    """What kb needs of a seed's process: a `subprocess.Popen`, or a forked `ForkedSeed`."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+# A way to start the worker other than a new Python: (argv, cwd, env, log path) -> process.
+Launcher = Callable[[list[str], str, dict[str, str], str], SeedProcess]
+
+
 class Children:
     """Live child processes, so Ctrl-C can stop them all."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._procs: set[SeedProcess] = set()
         self.stopping = threading.Event()
 
-    def add(self, proc: subprocess.Popen[bytes]) -> None:
+    def add(self, proc: SeedProcess) -> None:
         with self._lock:
             self._procs.add(proc)
 
-    def remove(self, proc: subprocess.Popen[bytes]) -> None:
+    def remove(self, proc: SeedProcess) -> None:
         with self._lock:
             self._procs.discard(proc)
 
@@ -72,7 +89,7 @@ class Children:
                 kill_group(proc)
 
 
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
+def kill_group(proc: SeedProcess) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -91,13 +108,17 @@ def _tail_file(path: Path, root: Path) -> str:
 
 
 def run_seed(
-    spec: SeedSpec, workdir: Path, children: Children | None = None
+    spec: SeedSpec,
+    workdir: Path,
+    children: Children | None = None,
+    launcher: Launcher | None = None,
 ) -> tuple[SeedResult | None, int]:
     """Run one seed in a `kb.running.worker` process; (result, exit code of the worker).
 
     The worker runs in a scratch folder of its own, in its own process group, fenced as
-    `kb.running.sandbox` describes. The result is None when `children` was told to stop
-    (Ctrl-C) before the seed finished.
+    `kb.running.sandbox` describes: a new Python by default, or a process `launcher` forks
+    (`kb.running.forkserver`). The result is None when `children` was told to stop (Ctrl-C)
+    before the seed finished.
     """
     children = children or Children()
     root = Path(os.path.abspath(spec.root))
@@ -136,17 +157,23 @@ def run_seed(
         str(spec.memory_mb),
     ]
     before = sandbox.tracked_state(root)
-    started = time.perf_counter()
     with log_path.open("wb") as log, sandbox.scratch_folder(spec.seed) as scratch:
-        proc = subprocess.Popen(
-            argv,
-            cwd=scratch,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        proc: SeedProcess
+        # The seed's wall time starts with its process, not with a fork server's own start.
+        started = time.perf_counter()
+        if launcher is not None:
+            proc = launcher(argv, str(scratch), env, str(log_path))
+            started = time.perf_counter()
+        else:
+            proc = subprocess.Popen(
+                argv,
+                cwd=scratch,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         children.add(proc)
         try:
             code = proc.wait(timeout=spec.timeout_s)

@@ -116,7 +116,7 @@ def run_one(
     }
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """On Linux, ask the kernel to kill this worker if `kb run` itself is killed."""
     if sys.platform != "linux":
         return
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space cap; 0 = none")
     args = parser.parse_args(argv)
-    _die_with_parent()
+    die_with_parent()
     cap = memory_cap(args.memory_mb)
     if cap:
         import resource
