@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from lab_throughput import peak_gflops
 from torch.utils.flop_counter import FlopCounterMode
 
 from kb.formats.experiment import read_experiment
@@ -120,19 +121,6 @@ def seeded_run(module: ModuleType, config: dict[str, Any], seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     module.run(dict(config), seed, "cpu")
-
-
-def peak_gflops(size: int, repeat: int) -> float:
-    """GFLOP/s of a square fp32 matmul, best of `repeat` timings of 10 products."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.matmul(a, b)
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(10):
-            torch.matmul(a, b)
-        best = min(best, (time.perf_counter() - start) / 10)
-    return 2 * size**3 / best / 1e9
 
 
 class GlobalOnly:
@@ -205,14 +193,14 @@ def main() -> None:
     print("recorded smoke wall per seed (s), heaviest first: "
           + ", ".join(f"{e} {w:.1f}" for e, w in recorded.items()), flush=True)
 
-    peak = peak_gflops(args.peak_size, args.peak_repeat)
+    peak = peak_gflops(args.peak_repeat, args.peak_size)
     rows: dict[str, dict[str, Any]] = {}
     for name in chosen:
         print(f"running {name} ...", flush=True)
         rec = round(recorded[name], 2) if name in recorded else None
         rows[name] = {"recorded_wall_s": rec, **measure(name, args.seed, args.repeat, args.threads)}
     torch.set_num_threads(args.threads)
-    peak = max(peak, peak_gflops(args.peak_size, args.peak_repeat))
+    peak = max(peak, peak_gflops(args.peak_repeat, args.peak_size))
     for row in rows.values():
         row["fraction_of_peak"] = round(row["gflops"] / peak, 4)
 

@@ -34,7 +34,10 @@ import signal
 import subprocess
 import sys
 import threading
+from types import TracebackType
 from typing import IO, Any
+
+from kb.running.seedproc import kill_group
 
 SERVER_MODULE = "kb.running.forkserver"
 
@@ -122,14 +125,8 @@ class _Server:
         with self._pid_ready:
             orphans = list(self._seeds.values())
         for seed in orphans:
-            try:
-                os.killpg(seed.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            kill_group(seed)
+        kill_group(self.proc)
         self.proc.wait()
         self._reader.join(timeout=5)
         for pipe in (self.proc.stdin, self.proc.stdout):
@@ -158,6 +155,14 @@ class ForkServers:
             if server is None or server.proc.poll() is not None:
                 server = self._servers[shared] = _Server(dict(shared))
         return server.spawn(argv, cwd, env, log)
+
+    def __enter__(self) -> ForkServers:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def close(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ children and still reports the seeds that finished.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -45,30 +46,13 @@ def compute(
     children are killed, and seeds that had already finished are still reported.
     """
     children = Children()
-    servers = ForkServers(PER_SEED_ENV) if FORK_SEEDS else None
-    launcher = servers.spawn if servers is not None else None
-    try:
-        return _compute(plans, todo, root, options, events, finished, children, launcher)
-    finally:
-        if servers is not None:
-            servers.close()
-
-
-def _compute(
-    plans: list[RunPlan],
-    todo: list[tuple[int, int]],
-    root: Path,
-    options: RunOptions,
-    events: RunEvents,
-    finished: Callable[[int, int, SeedResult], None],
-    children: Children,
-    launcher: Launcher | None,
-) -> bool:
     with (
+        ForkServers(PER_SEED_ENV) if FORK_SEEDS else contextlib.nullcontext() as servers,
         tempfile.TemporaryDirectory(prefix="kb-run-") as tmp,
         ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool,
     ):
         workdir = Path(tmp)
+        launcher = servers.spawn if servers is not None else None
         pending: dict[Future[SeedResult | None], tuple[int, int]] = {}
         queue = list(todo)
         free_slots = list(range(max(1, options.jobs)))

@@ -159,11 +159,8 @@ def run_seed(
     before = sandbox.tracked_state(root)
     with log_path.open("wb") as log, sandbox.scratch_folder(spec.seed) as scratch:
         proc: SeedProcess
-        # The seed's wall time starts with its process, not with a fork server's own start.
-        started = time.perf_counter()
         if launcher is not None:
             proc = launcher(argv, str(scratch), env, str(log_path))
-            started = time.perf_counter()
         else:
             proc = subprocess.Popen(
                 argv,
@@ -174,6 +171,8 @@ def run_seed(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        # The seed's wall time starts with its process, not with a fork server's own start.
+        started = time.perf_counter()
         children.add(proc)
         try:
             code = proc.wait(timeout=spec.timeout_s)
